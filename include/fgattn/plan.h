@@ -1,0 +1,54 @@
+#pragma once
+// The Plan (DESIGN.md contract): for every (batch, head, query block) a sorted list of kept keys, stored
+// as CSR. Row r = (b * H + h) * nQB + qb. Dense and block-sparse attention are special plans.
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace fgattn {
+
+struct Plan {
+  std::int64_t batch = 0, heads = 0, seq_q = 0, seq_kv = 0;
+  int block_m = 128;                   // queries per block (the GPU runs 64 and 128; the CPU any >= 1)
+  std::vector<std::int64_t> offsets;   // [rows + 1], offsets[0] = 0, non-decreasing
+  std::vector<std::int32_t> indices;   // [nnz], per row sorted ascending, unique, in [0, seq_kv)
+
+  std::int64_t query_blocks() const { return (seq_q + block_m - 1) / block_m; }
+  std::int64_t rows() const { return batch * heads * query_blocks(); }
+  std::int64_t row_index(std::int64_t b, std::int64_t h, std::int64_t qb) const {
+    return (b * heads + h) * query_blocks() + qb;
+  }
+  std::span<const std::int32_t> keys(std::int64_t row) const {
+    return {indices.data() + offsets[static_cast<std::size_t>(row)],
+            static_cast<std::size_t>(offsets[static_cast<std::size_t>(row) + 1] - offsets[static_cast<std::size_t>(row)])};
+  }
+  // Queries in query block qb (the last block may be short).
+  std::int64_t block_rows(std::int64_t qb) const;
+  std::int64_t nnz() const { return static_cast<std::int64_t>(indices.size()); }
+  // Kept M x 1 slices over all slices.
+  double density() const;
+  // Query-key pairs attended (a short last block counts its real queries): 4 * D * this = attended FLOPs.
+  double attended_pairs() const;
+};
+
+// Checks every rule of the contract; throws fgattn::Error naming the first offending row and the rule.
+void validate(const Plan& plan);
+
+// Builders. Every builder returns a validated plan.
+Plan dense_plan(std::int64_t B, std::int64_t H, std::int64_t Sq, std::int64_t Skv, int block_m);
+// token_mask: bytes [B, H, Sq, Skv], non-zero = keep. A query block keeps the union of its queries' keys.
+Plan plan_from_token_mask(std::span<const std::uint8_t> token_mask, std::int64_t B, std::int64_t H, std::int64_t Sq,
+                          std::int64_t Skv, int block_m);
+// bitmask: per plan row ceil(Skv / 64) words, bit j % 64 of word j / 64 set = keep key j.
+Plan plan_from_bitmask(std::span<const std::uint64_t> bitmask, std::int64_t B, std::int64_t H, std::int64_t Sq,
+                       std::int64_t Skv, int block_m);
+// block_mask: bytes [B, H, nQB, ceil(Skv / block_n)], non-zero = keep that whole key block.
+Plan plan_from_block_mask(std::span<const std::uint8_t> block_mask, std::int64_t B, std::int64_t H, std::int64_t Sq,
+                          std::int64_t Skv, int block_m, int block_n);
+
+// Plans are data: a small binary file ("FGPLAN1" header, sizes, offsets, indices), validated on load.
+void save_plan(const Plan& plan, const std::string& path);
+Plan load_plan(const std::string& path);
+
+}  // namespace fgattn

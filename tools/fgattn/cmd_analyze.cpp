@@ -1,0 +1,50 @@
+// `fgattn analyze FILE...`: the same report on a user's captured Q/K/V (.safetensors with q, k, v; or 3 .npy).
+#include <fmt/format.h>
+
+#include "commands.h"
+#include "fgattn/error.h"
+#include "fgattn/io.h"
+#include "run_report.h"
+
+namespace fgattn::cli {
+namespace {
+
+// Keeps only the first `heads` heads (a strided view of the same data, then a packed copy).
+HostTensor first_heads(const HostTensor& t, std::int64_t heads) {
+  HostTensor r = HostTensor::zeros(t.dtype, t.layout, t.shape[0], t.shape[1], heads, t.shape[3]);
+  for (std::int64_t b = 0; b < t.shape[0]; ++b)
+    for (std::int64_t s = 0; s < t.shape[1]; ++s)
+      for (std::int64_t h = 0; h < heads; ++h)
+        for (std::int64_t d = 0; d < t.shape[3]; ++d) r.set(b, s, h, d, t.at(b, s, h, d));
+  return r;
+}
+
+}  // namespace
+
+void add_analyze_command(CLI::App& app) {
+  struct AnalyzeOptions {
+    ReportOptions report;
+    std::vector<std::string> files;
+    std::string layout = "bshd";
+    std::int64_t heads = 0;
+  };
+  auto options = std::make_shared<AnalyzeOptions>();
+  auto* analyze = app.add_subcommand("analyze", "Analyse captured Q, K, V: one .safetensors (tensors q, k, v) or q.npy k.npy v.npy");
+  analyze->add_option("files", options->files, "A .safetensors file, or three .npy files (q, k, v)")->required()->check(CLI::ExistingFile);
+  analyze->add_option("--layout", options->layout, "Tensor layout in the file")
+      ->check(CLI::IsMember({"bshd", "bhsd"}))
+      ->capture_default_str();
+  analyze->add_option("--heads", options->heads, "Analyse only the first N heads (0: all)")->check(CLI::NonNegativeNumber);
+  add_report_options(*analyze, options->report);
+  analyze->callback([options] {
+    Qkv qkv = load_qkv(options->files, options->layout == "bshd" ? Layout::BSHD : Layout::BHSD);
+    if (options->heads > 0) {
+      if (options->heads > qkv.q.shape[2])
+        throw Error("--heads", fmt::format("{} exceeds the {} heads in the file", options->heads, qkv.q.shape[2]));
+      qkv = {first_heads(qkv.q, options->heads), first_heads(qkv.k, options->heads), first_heads(qkv.v, options->heads)};
+    }
+    run_report(qkv, {"input", fmt::format("{}", fmt::join(options->files, " "))}, options->report);
+  });
+}
+
+}  // namespace fgattn::cli

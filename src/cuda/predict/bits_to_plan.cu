@@ -1,0 +1,93 @@
+// Pass 3 of the GPU predictors: group per-key bits into M x N slices and compact them into the CSR plan.
+// One warp per plan row; counts first, a scan of the counts (CUB) gives the offsets, then the fill.
+#include <cub/device/device_scan.cuh>
+
+#include "cuda/predict/oracle_params.h"
+
+namespace fgattn::cuda {
+namespace {
+
+constexpr int kWarpsPerCta = 8;
+
+// Word w of a row after grouping: a group of block_n keys is all-kept if any of its keys is kept.
+__device__ inline std::uint64_t grouped_word(const std::uint64_t* row, int w, int words, int block_n, int seq_kv) {
+  std::uint64_t word = row[w];
+  if (block_n > 1 && block_n <= 64) {
+    const std::uint64_t group_mask = block_n == 64 ? ~0ull : ((1ull << block_n) - 1);
+    std::uint64_t out = 0;
+    for (int g = 0; g < 64; g += block_n)
+      if (word & (group_mask << g)) out |= group_mask << g;
+    word = out;
+  } else if (block_n > 64) {
+    const int per_group = block_n / 64, first = (w / per_group) * per_group;
+    std::uint64_t any = 0;
+    for (int i = first; i < min(words, first + per_group); ++i) any |= row[i];
+    word = any ? ~0ull : 0ull;
+  }
+  const int tail = seq_kv - w * 64;  // keys past seq_kv never exist
+  if (tail < 64) word &= (1ull << tail) - 1;
+  return word;
+}
+
+__global__ void plan_counts_kernel(BitsToPlanParams p) {
+  const std::int64_t row = static_cast<std::int64_t>(blockIdx.x) * kWarpsPerCta + threadIdx.x / 32;
+  const int lane = threadIdx.x % 32, words = (p.seq_kv + 63) / 64;
+  if (row >= p.rows) return;
+  const std::uint64_t* bits = p.bits + row * words;
+  long long count = 0;
+  for (int w = lane; w < words; w += 32) count += __popcll(grouped_word(bits, w, words, p.block_n, p.seq_kv));
+  for (int offset = 16; offset > 0; offset >>= 1) count += __shfl_xor_sync(0xffffffffu, count, offset);
+  if (lane == 0) p.offsets[row + 1] = count;
+  if (row == 0 && lane == 0) p.offsets[0] = 0;
+}
+
+__global__ void plan_fill_kernel(BitsToPlanParams p) {
+  const std::int64_t row = static_cast<std::int64_t>(blockIdx.x) * kWarpsPerCta + threadIdx.x / 32;
+  const int lane = threadIdx.x % 32, words = (p.seq_kv + 63) / 64;
+  if (row >= p.rows) return;
+  const std::uint64_t* bits = p.bits + row * words;
+  std::int64_t base = p.offsets[row];
+  for (int w0 = 0; w0 < words; w0 += 32) {
+    const int w = w0 + lane;
+    std::uint64_t word = w < words ? grouped_word(bits, w, words, p.block_n, p.seq_kv) : 0ull;
+    const int n = __popcll(word);
+    int before = n;  // inclusive scan across the warp, then make it exclusive
+    for (int offset = 1; offset < 32; offset <<= 1) {
+      const int other = __shfl_up_sync(0xffffffffu, before, offset);
+      if (lane >= offset) before += other;
+    }
+    std::int32_t* out = p.indices + base + (before - n);
+    while (word) {  // keys in ascending order: lowest set bit first
+      *out++ = w * 64 + __ffsll(static_cast<long long>(word)) - 1;
+      word &= word - 1;
+    }
+    base += __shfl_sync(0xffffffffu, before, 31);
+  }
+}
+
+}  // namespace
+
+cudaError_t launch_plan_counts(const BitsToPlanParams& p, cudaStream_t stream) {
+  const auto blocks = static_cast<unsigned>((p.rows + kWarpsPerCta - 1) / kWarpsPerCta);
+  plan_counts_kernel<<<blocks, kWarpsPerCta * 32, 0, stream>>>(p);
+  return cudaGetLastError();
+}
+
+cudaError_t scan_plan_offsets(std::int64_t* offsets, std::int64_t rows, cudaStream_t stream) {
+  std::size_t bytes = 0;
+  if (cudaError_t e = cub::DeviceScan::InclusiveSum(nullptr, bytes, offsets + 1, offsets + 1, rows, stream); e != cudaSuccess)
+    return e;
+  void* scratch = nullptr;
+  if (cudaError_t e = cudaMallocAsync(&scratch, bytes, stream); e != cudaSuccess) return e;
+  const cudaError_t e = cub::DeviceScan::InclusiveSum(scratch, bytes, offsets + 1, offsets + 1, rows, stream);
+  cudaFreeAsync(scratch, stream);
+  return e;
+}
+
+cudaError_t launch_plan_fill(const BitsToPlanParams& p, cudaStream_t stream) {
+  const auto blocks = static_cast<unsigned>((p.rows + kWarpsPerCta - 1) / kWarpsPerCta);
+  plan_fill_kernel<<<blocks, kWarpsPerCta * 32, 0, stream>>>(p);
+  return cudaGetLastError();
+}
+
+}  // namespace fgattn::cuda

@@ -18,6 +18,9 @@ struct RawArray {
 };
 
 std::map<std::string, RawArray> read_safetensors(const std::string& path);
+// Reads only the listed tensors and throws if one is missing (naming those the file holds). The other
+// entries are still checked, but may have a dtype fgattn does not read; their bytes are never loaded.
+std::map<std::string, RawArray> read_safetensors(const std::string& path, const std::vector<std::string>& names);
 RawArray read_npy(const std::string& path);
 
 // Writers (for tests, the examples and round trips).

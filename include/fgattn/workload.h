@@ -1,5 +1,6 @@
 #pragma once
 // Seeded generator of video-like attention inputs (see docs/workload.md for why it looks like a DiT's).
+#include <array>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -20,6 +21,7 @@ struct WorkloadSpec {
   double rope_strength = 1.0;        // weight of the 3D rotary positional part of q/k
   double logit_scale = 1.0;          // sharpness of attention
   int sink_keys = 4;                 // keys every query attends strongly
+  std::array<int, 3> rope_dims{};    // head-dim channels per RoPE axis (t, h, w); {0,0,0}: Wan2.1's split
 
   std::int64_t seq() const { return text_tokens + frames * height * width; }
 };

@@ -41,15 +41,15 @@ HeadWeights make_head(const WorkloadSpec& spec, const workload::Rope3d& rope, st
     h.wv[i] = static_cast<float>(rng.normal() * inv_c);
   }
   // Content self-logit (after 1/sqrt(D)) of about G: each projected component has unit variance.
-  const double content_logit = rng.uniform(1.5, 4.0);
+  const double content_logit = rng.uniform(2.0, 5.0);
   h.content_gain = std::sqrt(content_logit / rootd);
   // Positional peak logit P, split over the axes by random weights (some heads temporal, some spatial), and
   // within an axis over its frequency pairs with weight f^beta: larger beta = more local head.
-  const double peak = spec.rope_strength * rng.uniform(3.0, 8.0);
+  const double peak = spec.rope_strength * rng.uniform(6.0, 12.0);
   double axis_w[3];
   double axis_sum = 0;
   for (double& a : axis_w) axis_sum += (a = -std::log(1.0 - rng.uniform()) + 0.05);
-  const double beta = rng.uniform(0.3, 1.0);
+  const double beta = rng.uniform(0.5, 1.2);
   std::vector<double> band_sum(3, 0.0);
   for (std::size_t p = 0; p < rope.freq.size(); ++p) band_sum[static_cast<std::size_t>(rope.axis[p])] += std::pow(rope.freq[p], beta);
   h.u.assign(static_cast<std::size_t>(D), 0.0f);

@@ -34,6 +34,8 @@ std::vector<Case> corpus() {
       {"bad_json", safetensors_bytes("{\"t\": [1, 2", ""), "not valid JSON"},
       {"json_trailing_garbage", safetensors_bytes("{} xyz", ""), "not valid JSON"},
       {"json_array", safetensors_bytes("[1, 2]", ""), "must be a JSON object"},
+      {"json_deeply_nested", safetensors_bytes(std::string(100000, '[') + std::string(100000, ']'), ""), "must be a JSON object"},
+      {"json_deep_unclosed", safetensors_bytes(std::string(100000, '['), ""), "not valid JSON"},
       {"entry_not_object", safetensors_bytes(R"({"t": 5})", ""), "entry must be a JSON object"},
       {"metadata_not_object", safetensors_bytes(R"({"__metadata__": 3})", ""), "__metadata__"},
       {"missing_dtype", safetensors_bytes(entry(R"("shape": [2], "data_offsets": [0, 8])"), eight), "missing field \"dtype\""},

@@ -1,0 +1,44 @@
+#pragma once
+// CUDA attention (builds with CUDA only): plan once, run many. A DevicePlan uploads a validated Plan (CSR plus
+// the longest-first row schedule) once; attention() on it only launches, on the caller's stream, with no host
+// synchronisation, so it can be captured in a CUDA graph.
+#include <cuda_runtime_api.h>
+
+#include <cstdint>
+
+#include "fgattn/attention.h"
+#include "fgattn/plan.h"
+#include "fgattn/tensor.h"
+
+namespace fgattn {
+
+class DevicePlan {
+ public:
+  DevicePlan() = default;
+  // Validates `plan` (throws fgattn::Error naming the first bad row) and copies it to the current device.
+  static DevicePlan upload(const Plan& plan, cudaStream_t stream = nullptr);
+  DevicePlan(DevicePlan&& other) noexcept;
+  DevicePlan& operator=(DevicePlan&& other) noexcept;
+  DevicePlan(const DevicePlan&) = delete;
+  DevicePlan& operator=(const DevicePlan&) = delete;
+  ~DevicePlan();
+
+  std::int64_t batch = 0, heads = 0, seq_q = 0, seq_kv = 0;
+  int block_m = 128;
+  std::int64_t rows = 0, nnz = 0;
+  double attended_pairs = 0.0;           // as Plan::attended_pairs()
+  std::int64_t* offsets = nullptr;       // device, [rows + 1]
+  std::int32_t* indices = nullptr;       // device, [nnz]
+  std::int32_t* order = nullptr;         // device, [rows]: plan rows by descending key count
+
+ private:
+  void release() noexcept;
+};
+
+// q, k, v, out: CUDA tensors (bf16 or f16, D = 64 or 128, last dim contiguous, 16-byte aligned rows and strides);
+// lse: null or a device buffer of fp32 [B, H, Sq]. Checks everything before the launch (fgattn::Error); the
+// launch itself is asynchronous on `stream`.
+void attention(const TensorView& q, const TensorView& k, const TensorView& v, const DevicePlan& plan,
+               const TensorView& out, float* lse, const AttentionOptions& options = {}, cudaStream_t stream = nullptr);
+
+}  // namespace fgattn

@@ -1,0 +1,58 @@
+#pragma once
+// Online softmax in base 2 over one warp's 16 query rows. Each thread holds two rows (lane / 4 and
+// lane / 4 + 8) of the m16n8 accumulator layout; a row's four owners reduce with two xor-shuffles.
+// Invariant: every tile holds >= 1 kept key, so the running max is finite after the first tile.
+#include <cmath>
+
+#include "cuda/common/ptx.cuh"
+
+namespace fgattn::cuda {
+
+template <int NTiles>  // 8-key accumulator tiles per K/V tile
+struct OnlineSoftmax {
+  float row_max[2] = {-INFINITY, -INFINITY};  // running max of the scaled base-2 logits
+  float row_sum[2] = {0.f, 0.f};              // this thread's partial sum of exp2(logit - max)
+
+  // s: raw scores (NTiles x 4). Scales to base 2, masks slots >= valid_keys, exponentiates in place and
+  // returns each row's rescale factor for the output accumulator.
+  __device__ __forceinline__ void step(float (&s)[NTiles][4], int valid_keys, float scale_log2, float (&rescale)[2]) {
+    const int col0 = 2 * (static_cast<int>(threadIdx.x) % 4);
+    float tile_max[2] = {-INFINITY, -INFINITY};
+#pragma unroll
+    for (int j = 0; j < NTiles; ++j)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int col = j * 8 + col0 + (e & 1);
+        s[j][e] = col < valid_keys ? s[j][e] * scale_log2 : -INFINITY;
+        tile_max[e / 2] = fmaxf(tile_max[e / 2], s[j][e]);
+      }
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      tile_max[r] = fmaxf(tile_max[r], __shfl_xor_sync(0xffffffffu, tile_max[r], 1));
+      tile_max[r] = fmaxf(tile_max[r], __shfl_xor_sync(0xffffffffu, tile_max[r], 2));
+      const float new_max = fmaxf(row_max[r], tile_max[r]);
+      rescale[r] = ptx::fast_exp2(row_max[r] - new_max);  // exp2(-inf) = 0 on the first tile
+      row_max[r] = new_max;
+      row_sum[r] *= rescale[r];
+    }
+#pragma unroll
+    for (int j = 0; j < NTiles; ++j)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        s[j][e] = ptx::fast_exp2(s[j][e] - row_max[e / 2]);
+        row_sum[e / 2] += s[j][e];
+      }
+  }
+
+  // Full row sums (after the last tile), reduced over the row's four owners.
+  __device__ __forceinline__ void finish(float (&sum)[2]) const {
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      sum[r] = row_sum[r];
+      sum[r] += __shfl_xor_sync(0xffffffffu, sum[r], 1);
+      sum[r] += __shfl_xor_sync(0xffffffffu, sum[r], 2);
+    }
+  }
+};
+
+}  // namespace fgattn::cuda

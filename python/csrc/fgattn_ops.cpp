@@ -1,0 +1,192 @@
+// The PyTorch binding: torch.ops.fgattn.* over the public C++ API (include/fgattn/). Thin on purpose: it turns
+// tensors into fgattn::TensorView / fgattn::Plan, calls fgattn::attention (which validates and dispatches to the
+// CPU reference or the CUDA kernel) and turns fgattn::Error into a Python ValueError with the same text.
+// No kernel header is included here (STYLE.md).
+//
+// Schema (documented in python/README.md):
+//   fgattn::attention(Tensor q, Tensor k, Tensor v, Tensor offsets, Tensor indices, int block_m,
+//                     float? scale=None, bool return_lse=False) -> (Tensor out, Tensor lse)
+//   q: [B, Sq, H, D], k and v: [B, Skv, H, D] logical shapes with any strides whose last one is 1 (a [B, H, S, D]
+//   tensor is passed as t.transpose(1, 2)); offsets int64 [B*H*ceil(Sq/block_m) + 1], indices int32 [nnz]: the
+//   plan's CSR (DESIGN.md). out: like q (empty_like, so a BHSD-strided q gives a BHSD-strided out).
+//   lse: fp32 [B, H, Sq] (natural log) when return_lse, else an empty fp32 tensor of shape [0].
+//   fgattn::oracle_plan(Tensor q, Tensor k, int block_m, float? tau=None) -> (Tensor offsets, Tensor indices)
+//     the library's exact oracle (CPU, double): keep key j for block i iff max_{q in i} P[q, j] > tau (0.5/Skv).
+//   fgattn::load_plan(str path) -> (Tensor offsets, Tensor indices, int[] sizes)   sizes = [B, H, Sq, Skv, block_m]
+//   fgattn::save_plan(str path, Tensor offsets, Tensor indices, int[] sizes) -> ()  the C++ plan file format
+#include <ATen/ATen.h>
+#include <c10/core/DeviceGuard.h>
+#include <torch/library.h>
+
+#include <cstdint>
+#include <tuple>
+
+#include "fgattn/attention.h"
+#include "fgattn/error.h"
+#include "fgattn/plan.h"
+#include "fgattn/predict.h"
+#include "fgattn/tensor.h"
+
+namespace {
+
+fgattn::DType to_dtype(const at::Tensor& t, const char* name) {
+  switch (t.scalar_type()) {
+    case at::kBFloat16: return fgattn::DType::bf16;
+    case at::kHalf: return fgattn::DType::f16;
+    case at::kFloat: return fgattn::DType::f32;
+    default:
+      TORCH_CHECK_TYPE(false, name, ": dtype ", t.scalar_type(),
+                       " is not supported (bfloat16 or float16; float32 on the CPU)");
+  }
+  return fgattn::DType::f32;  // unreachable
+}
+
+fgattn::TensorView to_view(const at::Tensor& t, const char* name) {
+  TORCH_CHECK_VALUE(t.dim() == 4, name, ": must be 4-D in the logical [B, S, H, D] shape (pass a [B, H, S, D] ",
+                    "tensor as t.transpose(1, 2)), got ", t.dim(), " dims with shape ", t.sizes());
+  fgattn::TensorView view;
+  view.data = t.numel() > 0 ? t.data_ptr() : nullptr;
+  view.dtype = to_dtype(t, name);
+  view.device = t.is_cuda() ? fgattn::Device::cuda : fgattn::Device::cpu;
+  TORCH_CHECK_VALUE(t.is_cpu() || t.is_cuda(), name, ": must be a CPU or CUDA tensor, got device ", t.device());
+  for (int i = 0; i < 4; ++i) {
+    view.shape[i] = t.size(i);
+    view.strides[i] = t.stride(i);
+  }
+  return view;
+}
+
+// The plan's CSR as an fgattn::Plan (host vectors). Sizes come from the tensors; fgattn validates the rest.
+fgattn::Plan to_plan(const at::Tensor& q, const at::Tensor& k, const at::Tensor& offsets, const at::Tensor& indices,
+                     int64_t block_m) {
+  TORCH_CHECK_VALUE(block_m >= 1 && block_m <= (1 << 20), "plan: block_m must be in [1, 2^20], got ", block_m);
+  TORCH_CHECK_TYPE(offsets.scalar_type() == at::kLong, "plan: offsets must be int64, got ", offsets.scalar_type());
+  TORCH_CHECK_TYPE(indices.scalar_type() == at::kInt, "plan: indices must be int32, got ", indices.scalar_type());
+  TORCH_CHECK_VALUE(offsets.dim() == 1, "plan: offsets must be 1-D, got shape ", offsets.sizes());
+  TORCH_CHECK_VALUE(indices.dim() == 1, "plan: indices must be 1-D, got shape ", indices.sizes());
+  fgattn::Plan plan;
+  plan.batch = q.size(0);
+  plan.seq_q = q.size(1);
+  plan.heads = q.size(2);
+  plan.seq_kv = k.size(1);
+  plan.block_m = static_cast<int>(block_m);
+  TORCH_CHECK_VALUE(offsets.numel() == plan.rows() + 1, "plan: offsets has ", offsets.numel(),
+                    " entries, but B*H*ceil(Sq/block_m) + 1 = ", plan.rows() + 1, " for B=", plan.batch,
+                    " H=", plan.heads, " Sq=", plan.seq_q, " block_m=", block_m);
+  // TODO(issue 5): a device-resident plan for CUDA tensors (include/fgattn/cuda.h) instead of this host copy.
+  const at::Tensor off = offsets.to(at::kCPU).contiguous();
+  const at::Tensor idx = indices.to(at::kCPU).contiguous();
+  plan.offsets.assign(off.data_ptr<int64_t>(), off.data_ptr<int64_t>() + off.numel());
+  plan.indices.assign(idx.data_ptr<int32_t>(), idx.data_ptr<int32_t>() + idx.numel());
+  return plan;
+}
+
+std::tuple<at::Tensor, at::Tensor> attention_impl(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                                                  const at::Tensor& offsets, const at::Tensor& indices,
+                                                  int64_t block_m, std::optional<double> scale, bool return_lse) {
+  const fgattn::TensorView qv = to_view(q, "q"), kv = to_view(k, "k"), vv = to_view(v, "v");
+  // out like q: empty_like keeps q's strides when q is dense (BSHD stays BSHD, BHSD-strided stays BHSD).
+  at::Tensor out = at::empty_like(q);
+  if (out.dim() == 4 && out.stride(3) != 1) out = at::empty(q.sizes(), q.options());
+  at::Tensor lse = at::empty({return_lse ? q.size(0) : 0, return_lse ? q.size(2) : 0, return_lse ? q.size(1) : 0},
+                             q.options().dtype(at::kFloat));
+  if (!return_lse) lse = lse.view({0});
+  try {
+    const fgattn::Plan plan = to_plan(q, k, offsets, indices, block_m);
+    fgattn::AttentionOptions options;
+    options.scale = scale;
+    fgattn::attention(qv, kv, vv, plan, to_view(out, "out"), return_lse ? lse.data_ptr<float>() : nullptr, options);
+  } catch (const fgattn::Error& e) {
+    TORCH_CHECK_VALUE(false, "fgattn.attention: ", e.what());
+  }
+  return {out, lse};
+}
+
+std::tuple<at::Tensor, at::Tensor> attention_cpu(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                                                 const at::Tensor& offsets, const at::Tensor& indices, int64_t block_m,
+                                                 std::optional<double> scale, bool return_lse) {
+  TORCH_CHECK_VALUE(q.is_cpu() && k.is_cpu() && v.is_cpu(), "fgattn.attention: q, k and v must all be on the CPU, got ",
+                    q.device(), ", ", k.device(), ", ", v.device());
+  return attention_impl(q, k, v, offsets, indices, block_m, scale, return_lse);
+}
+
+std::tuple<at::Tensor, at::Tensor> attention_cuda(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                                                  const at::Tensor& offsets, const at::Tensor& indices,
+                                                  int64_t block_m, std::optional<double> scale, bool return_lse) {
+#ifdef FGATTN_WITH_CUDA
+  TORCH_CHECK_VALUE(q.is_cuda() && k.device() == q.device() && v.device() == q.device(),
+                    "fgattn.attention: q, k and v must be on the same CUDA device, got ", q.device(), ", ", k.device(),
+                    ", ", v.device());
+  const c10::DeviceGuard guard(q.device());
+  // TODO(issue 5): pass torch's current stream once the kernel API takes one (include/fgattn/cuda.h); the
+  // library launches on the default stream until then.
+  return attention_impl(q, k, v, offsets, indices, block_m, scale, return_lse);
+#else
+  (void)k, (void)v, (void)offsets, (void)indices, (void)block_m, (void)scale, (void)return_lse;
+  TORCH_CHECK(false, "fgattn.attention: q is on ", q.device(), ", but the fgattn op library was built without CUDA "
+              "(configure with nvcc present and -DFGATTN_ENABLE_CUDA=ON)");
+#endif
+}
+
+std::tuple<at::Tensor, at::Tensor> plan_tensors(const fgattn::Plan& plan) {
+  at::Tensor off = at::empty({static_cast<int64_t>(plan.offsets.size())}, at::kLong);
+  at::Tensor idx = at::empty({plan.nnz()}, at::kInt);
+  std::copy(plan.offsets.begin(), plan.offsets.end(), off.data_ptr<int64_t>());
+  std::copy(plan.indices.begin(), plan.indices.end(), idx.data_ptr<int32_t>());
+  return {off, idx};
+}
+
+std::tuple<at::Tensor, at::Tensor> oracle_plan_cpu(const at::Tensor& q, const at::Tensor& k, int64_t block_m,
+                                                   std::optional<double> tau) {
+  TORCH_CHECK_VALUE(q.is_cpu() && k.is_cpu(), "fgattn.oracle_plan: q and k must be CPU tensors");
+  try {
+    fgattn::OracleOptions options;
+    options.block_m = static_cast<int>(block_m);
+    options.tau = tau.value_or(-1.0);
+    return plan_tensors(fgattn::oracle_plan(to_view(q, "q"), to_view(k, "k"), options).plan);
+  } catch (const fgattn::Error& e) {
+    TORCH_CHECK_VALUE(false, "fgattn.oracle_plan: ", e.what());
+  }
+}
+
+std::tuple<at::Tensor, at::Tensor, std::vector<int64_t>> load_plan(c10::string_view path) {
+  try {
+    const fgattn::Plan plan = fgattn::load_plan(std::string(path));
+    auto [off, idx] = plan_tensors(plan);
+    return {off, idx, {plan.batch, plan.heads, plan.seq_q, plan.seq_kv, plan.block_m}};
+  } catch (const fgattn::Error& e) {
+    TORCH_CHECK_VALUE(false, "fgattn.load_plan: ", e.what());
+  }
+}
+
+void save_plan(c10::string_view path, const at::Tensor& offsets, const at::Tensor& indices, at::IntArrayRef sizes) {
+  TORCH_CHECK_VALUE(sizes.size() == 5, "fgattn.save_plan: sizes must be [B, H, Sq, Skv, block_m]");
+  try {
+    fgattn::Plan plan;
+    plan.batch = sizes[0], plan.heads = sizes[1], plan.seq_q = sizes[2], plan.seq_kv = sizes[3];
+    plan.block_m = static_cast<int>(sizes[4]);
+    const at::Tensor off = offsets.to(at::kCPU).to(at::kLong).contiguous();
+    const at::Tensor idx = indices.to(at::kCPU).to(at::kInt).contiguous();
+    plan.offsets.assign(off.data_ptr<int64_t>(), off.data_ptr<int64_t>() + off.numel());
+    plan.indices.assign(idx.data_ptr<int32_t>(), idx.data_ptr<int32_t>() + idx.numel());
+    fgattn::save_plan(plan, std::string(path));
+  } catch (const fgattn::Error& e) {
+    TORCH_CHECK_VALUE(false, "fgattn.save_plan: ", e.what());
+  }
+}
+
+}  // namespace
+
+TORCH_LIBRARY(fgattn, m) {
+  m.def("attention(Tensor q, Tensor k, Tensor v, Tensor offsets, Tensor indices, int block_m, float? scale=None, "
+        "bool return_lse=False) -> (Tensor out, Tensor lse)");
+  m.def("oracle_plan(Tensor q, Tensor k, int block_m, float? tau=None) -> (Tensor offsets, Tensor indices)");
+  m.def("load_plan(str path) -> (Tensor offsets, Tensor indices, int[] sizes)", &load_plan);
+  m.def("save_plan(str path, Tensor offsets, Tensor indices, int[] sizes) -> ()", &save_plan);
+}
+
+TORCH_LIBRARY_IMPL(fgattn, CPU, m) {
+  m.impl("attention", &attention_cpu);
+  m.impl("oracle_plan", &oracle_plan_cpu);
+}
+TORCH_LIBRARY_IMPL(fgattn, CUDA, m) { m.impl("attention", &attention_cuda); }

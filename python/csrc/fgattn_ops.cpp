@@ -20,6 +20,15 @@
 
 #include <cstdint>
 #include <tuple>
+#ifdef FGATTN_WITH_CUDA
+#include <c10/cuda/CUDAStream.h>
+
+#include <list>
+#include <memory>
+#include <mutex>
+
+#include "fgattn/cuda.h"
+#endif
 
 #include "fgattn/attention.h"
 #include "fgattn/error.h"
@@ -73,7 +82,6 @@ fgattn::Plan to_plan(const at::Tensor& q, const at::Tensor& k, const at::Tensor&
   TORCH_CHECK_VALUE(offsets.numel() == plan.rows() + 1, "plan: offsets has ", offsets.numel(),
                     " entries, but B*H*ceil(Sq/block_m) + 1 = ", plan.rows() + 1, " for B=", plan.batch,
                     " H=", plan.heads, " Sq=", plan.seq_q, " block_m=", block_m);
-  // TODO(issue 5): a device-resident plan for CUDA tensors (include/fgattn/cuda.h) instead of this host copy.
   const at::Tensor off = offsets.to(at::kCPU).contiguous();
   const at::Tensor idx = indices.to(at::kCPU).contiguous();
   plan.offsets.assign(off.data_ptr<int64_t>(), off.data_ptr<int64_t>() + off.numel());
@@ -110,6 +118,49 @@ std::tuple<at::Tensor, at::Tensor> attention_cpu(const at::Tensor& q, const at::
   return attention_impl(q, k, v, offsets, indices, block_m, scale, return_lse);
 }
 
+#ifdef FGATTN_WITH_CUDA
+// Plan once, run many: each plan's CSR is uploaded to the device once (fgattn::DevicePlan) and reused while the
+// same offsets/indices tensors (same storage, same version) come back. An entry holds its tensors, so their memory
+// cannot be reused by another plan while cached; the least recently used of kMaxDevicePlans entries is dropped.
+class DevicePlanCache {
+ public:
+  static constexpr std::size_t kMaxDevicePlans = 256;  // > layers x plans per layer of the video DiTs we target
+
+  std::shared_ptr<const fgattn::DevicePlan> get(const at::Tensor& offsets, const at::Tensor& indices,
+                                                const fgattn::Plan& sizes, c10::Device device, cudaStream_t stream) {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    for (auto it = entries_.begin(); it != entries_.end(); ++it) {
+      if (it->offsets.is_same(offsets) && it->indices.is_same(indices) && it->offsets_version == offsets._version() &&
+          it->indices_version == indices._version() && it->device == device && it->block_m == sizes.block_m &&
+          it->plan->seq_q == sizes.seq_q && it->plan->seq_kv == sizes.seq_kv && it->plan->heads == sizes.heads) {
+        entries_.splice(entries_.begin(), entries_, it);
+        return entries_.front().plan;
+      }
+    }
+    fgattn::Plan plan = sizes;
+    const at::Tensor off = offsets.to(at::kCPU).contiguous();  // a device -> host copy only for CUDA plan tensors
+    const at::Tensor idx = indices.to(at::kCPU).contiguous();
+    plan.offsets.assign(off.data_ptr<int64_t>(), off.data_ptr<int64_t>() + off.numel());
+    plan.indices.assign(idx.data_ptr<int32_t>(), idx.data_ptr<int32_t>() + idx.numel());
+    auto uploaded = std::make_shared<const fgattn::DevicePlan>(fgattn::DevicePlan::upload(plan, stream));
+    entries_.push_front({offsets, indices, offsets._version(), indices._version(), device, sizes.block_m, uploaded});
+    if (entries_.size() > kMaxDevicePlans) entries_.pop_back();
+    return uploaded;
+  }
+
+ private:
+  struct Entry {
+    at::Tensor offsets, indices;
+    int64_t offsets_version, indices_version;
+    c10::Device device;
+    int block_m;
+    std::shared_ptr<const fgattn::DevicePlan> plan;
+  };
+  std::mutex mutex_;
+  std::list<Entry> entries_;
+};
+#endif
+
 std::tuple<at::Tensor, at::Tensor> attention_cuda(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                                                   const at::Tensor& offsets, const at::Tensor& indices,
                                                   int64_t block_m, std::optional<double> scale, bool return_lse) {
@@ -118,9 +169,32 @@ std::tuple<at::Tensor, at::Tensor> attention_cuda(const at::Tensor& q, const at:
                     "fgattn.attention: q, k and v must be on the same CUDA device, got ", q.device(), ", ", k.device(),
                     ", ", v.device());
   const c10::DeviceGuard guard(q.device());
-  // TODO(issue 5): pass torch's current stream once the kernel API takes one (include/fgattn/cuda.h); the
-  // library launches on the default stream until then.
-  return attention_impl(q, k, v, offsets, indices, block_m, scale, return_lse);
+  const fgattn::TensorView qv = to_view(q, "q"), kv = to_view(k, "k"), vv = to_view(v, "v");
+  at::Tensor out = at::empty_like(q);
+  if (out.stride(3) != 1) out = at::empty(q.sizes(), q.options());
+  at::Tensor lse = at::empty({return_lse ? q.size(0) : 0, return_lse ? q.size(2) : 0, return_lse ? q.size(1) : 0},
+                             q.options().dtype(at::kFloat));
+  if (!return_lse) lse = lse.view({0});
+  const cudaStream_t stream = c10::cuda::getCurrentCUDAStream(q.device().index()).stream();
+  static DevicePlanCache cache;
+  try {
+    fgattn::Plan sizes;  // sizes only: the CSR is read by the cache on first use
+    sizes.batch = q.size(0), sizes.seq_q = q.size(1), sizes.heads = q.size(2), sizes.seq_kv = k.size(1);
+    sizes.block_m = static_cast<int>(block_m);
+    TORCH_CHECK_VALUE(block_m >= 1 && block_m <= (1 << 20), "plan: block_m must be in [1, 2^20], got ", block_m);
+    TORCH_CHECK_TYPE(offsets.scalar_type() == at::kLong && offsets.dim() == 1, "plan: offsets must be int64 1-D");
+    TORCH_CHECK_TYPE(indices.scalar_type() == at::kInt && indices.dim() == 1, "plan: indices must be int32 1-D");
+    TORCH_CHECK_VALUE(offsets.numel() == sizes.rows() + 1, "plan: offsets has ", offsets.numel(),
+                      " entries, but B*H*ceil(Sq/block_m) + 1 = ", sizes.rows() + 1);
+    const auto plan = cache.get(offsets, indices, sizes, q.device(), stream);
+    fgattn::AttentionOptions options;
+    options.scale = scale;
+    fgattn::attention(qv, kv, vv, *plan, to_view(out, "out"), return_lse ? lse.data_ptr<float>() : nullptr, options,
+                      stream);
+  } catch (const fgattn::Error& e) {
+    TORCH_CHECK_VALUE(false, "fgattn.attention: ", e.what());
+  }
+  return {out, lse};
 #else
   (void)k, (void)v, (void)offsets, (void)indices, (void)block_m, (void)scale, (void)return_lse;
   TORCH_CHECK(false, "fgattn.attention: q is on ", q.device(), ", but the fgattn op library was built without CUDA "

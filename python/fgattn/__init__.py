@@ -1,0 +1,45 @@
+"""fgattn: fine-grained (M x 1) sparse attention for video diffusion transformers, from PyTorch.
+
+    import fgattn
+    plan = fgattn.Plan.dense(B, H, Sq, Skv, block_m=128)        # or fgattn.oracle_plan(q, k), Plan.from_token_mask...
+    out = fgattn.attention(q, k, v, plan)                         # q, k, v: [B, S, H, D] (layout="bhsd" for [B, H, S, D])
+
+The op is torch.ops.fgattn.attention (schema in python/README.md); CPU tensors run the library's reference, CUDA
+tensors its kernel. torch.compile traces it without graph breaks (fake kernels in _ops.py).
+"""
+from __future__ import annotations
+
+import torch
+
+from ._ops import load_library
+from .plan import Plan, dense_plan
+from .predict import oracle_plan, slice_scores
+
+__all__ = ["attention", "Plan", "dense_plan", "oracle_plan", "slice_scores", "load_library", "FgattnProcessor",
+           "SparsitySchedule"]
+
+load_library()
+
+
+def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, plan: Plan, layout: str = "bshd",
+              scale: float | None = None, return_lse: bool = False):
+    """Attention of q over the keys `plan` keeps for each query block.
+
+    q: [B, Sq, H, D] and k, v: [B, Skv, H, D] (layout="bshd", what video DiTs produce), or [B, H, S, D]
+    (layout="bhsd"); any strides with the head dimension contiguous. Returns O in q's layout, and with
+    return_lse=True also the fp32 LSE [B, H, Sq] (natural log; -inf for a query block with no keys, where O = 0).
+    The plan's tensors stay on the CPU: for CUDA tensors the op uploads each plan to the device once and reuses it.
+    """
+    if layout == "bhsd":
+        q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)
+    elif layout != "bshd":
+        raise ValueError(f"layout: must be 'bshd' or 'bhsd', got {layout!r}")
+    if not isinstance(plan, Plan):
+        raise TypeError(f"plan: must be an fgattn.Plan, got {type(plan).__name__}")
+    out, lse = torch.ops.fgattn.attention(q, k, v, plan.offsets, plan.indices, plan.block_m, scale, return_lse)
+    if layout == "bhsd":
+        out = out.transpose(1, 2)
+    return (out, lse) if return_lse else out
+
+
+from .processor import FgattnProcessor, SparsitySchedule  # noqa: E402  (needs attention above)

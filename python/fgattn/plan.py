@@ -1,0 +1,180 @@
+"""The Plan (DESIGN.md contract) as torch tensors: for every (batch, head, query block) a sorted list of kept keys,
+stored as CSR in row-major (b, h, qb) order. Builders never materialise more than their input (a token mask is
+already S x S; a key mask or block mask is not)."""
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+_MAGIC = b"FGPLAN1\0"
+_HEADER = struct.Struct("<8s6q")  # magic, batch, heads, seq_q, seq_kv, block_m, nnz (as src/core/plan_file.cpp)
+
+
+@dataclass
+class Plan:
+    offsets: torch.Tensor  # int64 [rows + 1]
+    indices: torch.Tensor  # int32 [nnz], per row sorted ascending, unique, in [0, seq_kv)
+    batch: int
+    heads: int
+    seq_q: int
+    seq_kv: int
+    block_m: int = 128
+    _on_device: dict = field(default_factory=dict, repr=False, compare=False)
+
+    # -- sizes -------------------------------------------------------------------------------------------------
+    @property
+    def query_blocks(self) -> int:
+        return -(-self.seq_q // self.block_m)
+
+    @property
+    def rows(self) -> int:
+        return self.batch * self.heads * self.query_blocks
+
+    @property
+    def nnz(self) -> int:
+        return int(self.indices.numel())
+
+    def density(self) -> float:
+        """Kept M x 1 slices over all slices."""
+        return self.nnz / (self.rows * self.seq_kv)
+
+    def shape_matches(self, batch: int, heads: int, seq_q: int, seq_kv: int) -> bool:
+        return (self.batch, self.heads, self.seq_q, self.seq_kv) == (batch, heads, seq_q, seq_kv)
+
+    def to(self, device) -> "Plan":
+        """The same plan with its tensors on `device` (cached: a plan is built once and run many times)."""
+        device = torch.device(device)
+        if self.offsets.device == device:
+            return self
+        key = str(device)
+        if key not in self._on_device:
+            self._on_device[key] = Plan(self.offsets.to(device), self.indices.to(device), self.batch, self.heads,
+                                        self.seq_q, self.seq_kv, self.block_m)
+        return self._on_device[key]
+
+    # -- checks ------------------------------------------------------------------------------------------------
+    def validate(self) -> "Plan":
+        """Checks the contract (the C++ library re-checks on every CPU call); raises ValueError naming the rule."""
+        o, i = self.offsets, self.indices
+        if self.block_m < 1:
+            raise ValueError(f"plan: block_m must be >= 1, got {self.block_m}")
+        if min(self.batch, self.heads, self.seq_q, self.seq_kv) < 1:
+            raise ValueError("plan: batch, heads, seq_q and seq_kv must be >= 1")
+        if o.dtype != torch.int64 or o.dim() != 1 or o.numel() != self.rows + 1:
+            raise ValueError(f"plan: offsets must be int64 [{self.rows + 1}], got {o.dtype} {list(o.shape)}")
+        if i.dtype != torch.int32 or i.dim() != 1:
+            raise ValueError(f"plan: indices must be int32 1-D, got {i.dtype} {list(i.shape)}")
+        o, i = o.cpu(), i.cpu()
+        if int(o[0]) != 0 or int(o[-1]) != i.numel():
+            raise ValueError(f"plan: offsets must start at 0 and end at nnz = {i.numel()}")
+        counts = o[1:] - o[:-1]
+        if bool((counts < 0).any()):
+            raise ValueError(f"plan: offsets decrease at row {int((counts < 0).nonzero()[0])}")
+        if i.numel():
+            if bool((i < 0).any()) or bool((i >= self.seq_kv).any()):
+                raise ValueError(f"plan: indices must be in [0, {self.seq_kv})")
+            row = torch.repeat_interleave(torch.arange(self.rows), counts)
+            same_row = row[1:] == row[:-1]
+            bad = same_row & (i[1:] <= i[:-1])
+            if bool(bad.any()):
+                raise ValueError(f"plan: row {int(row[1:][bad][0])} keys are not sorted ascending and unique")
+        return self
+
+    # -- builders ----------------------------------------------------------------------------------------------
+    @classmethod
+    def dense(cls, batch: int, heads: int, seq_q: int, seq_kv: int, block_m: int = 128) -> "Plan":
+        """Every query block keeps every key (dense attention as a plan)."""
+        rows = batch * heads * -(-seq_q // block_m)
+        offsets = torch.arange(rows + 1, dtype=torch.int64) * seq_kv
+        indices = torch.arange(seq_kv, dtype=torch.int32).repeat(rows)
+        return cls(offsets, indices, batch, heads, seq_q, seq_kv, block_m)
+
+    @classmethod
+    def from_key_mask(cls, key_mask: torch.Tensor, seq_q: int, block_m: int = 128) -> "Plan":
+        """key_mask: bool [B, H, nQB, Skv], True = query block keeps that key (the M x 1 mask itself)."""
+        if key_mask.dim() != 4:
+            raise ValueError(f"key_mask: must be [B, H, nQB, Skv], got shape {list(key_mask.shape)}")
+        batch, heads, nqb, seq_kv = key_mask.shape
+        if nqb != -(-seq_q // block_m):
+            raise ValueError(f"key_mask: has {nqb} query blocks, but ceil(seq_q / block_m) = {-(-seq_q // block_m)}")
+        flat = key_mask.reshape(-1, seq_kv).to(torch.bool).cpu()
+        counts = flat.sum(dim=1, dtype=torch.int64)
+        offsets = torch.zeros(flat.shape[0] + 1, dtype=torch.int64)
+        torch.cumsum(counts, 0, out=offsets[1:])
+        indices = flat.nonzero()[:, 1].to(torch.int32)  # row-major: each row's keys come out sorted ascending
+        return cls(offsets, indices.contiguous(), batch, heads, seq_q, seq_kv, block_m)
+
+    @classmethod
+    def from_token_mask(cls, token_mask: torch.Tensor, block_m: int = 128) -> "Plan":
+        """token_mask: bool [B, H, Sq, Skv]. A query block keeps the union of its queries' keys."""
+        if token_mask.dim() != 4:
+            raise ValueError(f"token_mask: must be [B, H, Sq, Skv], got shape {list(token_mask.shape)}")
+        batch, heads, seq_q, seq_kv = token_mask.shape
+        nqb = -(-seq_q // block_m)
+        m = token_mask.to(torch.bool)
+        pad = nqb * block_m - seq_q
+        if pad:
+            m = torch.cat([m, m.new_zeros(batch, heads, pad, seq_kv)], dim=2)
+        return cls.from_key_mask(m.view(batch, heads, nqb, block_m, seq_kv).any(dim=3), seq_q, block_m)
+
+    @classmethod
+    def from_block_mask(cls, block_mask: torch.Tensor, seq_q: int, seq_kv: int, block_m: int = 128,
+                        block_n: int | None = None) -> "Plan":
+        """block_mask: bool [B, H, nQB, ceil(Skv / block_n)], True = keep that whole key block (block-sparse)."""
+        block_n = block_m if block_n is None else block_n
+        if block_mask.dim() != 4 or block_mask.shape[3] != -(-seq_kv // block_n):
+            raise ValueError(f"block_mask: must be [B, H, nQB, ceil(Skv / block_n) = {-(-seq_kv // block_n)}], "
+                             f"got shape {list(block_mask.shape)}")
+        keys = block_mask.to(torch.bool).repeat_interleave(block_n, dim=3)[..., :seq_kv]
+        return cls.from_key_mask(keys, seq_q, block_m)
+
+    # -- views -------------------------------------------------------------------------------------------------
+    def key_mask(self) -> torch.Tensor:
+        """bool [B, H, nQB, Skv]: True where the query block keeps the key."""
+        counts = (self.offsets[1:] - self.offsets[:-1]).cpu()
+        rows = torch.repeat_interleave(torch.arange(self.rows), counts)
+        mask = torch.zeros(self.rows, self.seq_kv, dtype=torch.bool)
+        mask[rows, self.indices.cpu().long()] = True
+        return mask.view(self.batch, self.heads, self.query_blocks, self.seq_kv)
+
+    def token_mask(self) -> torch.Tensor:
+        """bool [B, H, Sq, Skv]: every query of block i sees exactly block i's keys (for SDPA comparisons)."""
+        m = self.key_mask().repeat_interleave(self.block_m, dim=2)
+        return m[:, :, : self.seq_q]
+
+    # -- files (the C++ format of src/core/plan_file.cpp) --------------------------------------------------------
+    def save(self, path) -> None:
+        self.validate()
+        o = self.offsets.cpu().contiguous().to(torch.int64)
+        i = self.indices.cpu().contiguous().to(torch.int32)
+        with open(path, "wb") as f:
+            f.write(_HEADER.pack(_MAGIC, self.batch, self.heads, self.seq_q, self.seq_kv, self.block_m, i.numel()))
+            f.write(o.numpy().astype("<i8").tobytes())
+            f.write(i.numpy().astype("<i4").tobytes())
+
+    @classmethod
+    def load(cls, path) -> "Plan":
+        data = Path(path).read_bytes()
+        if len(data) < _HEADER.size:
+            raise ValueError(f"{path}: truncated plan file header")
+        magic, batch, heads, seq_q, seq_kv, block_m, nnz = _HEADER.unpack_from(data)
+        if magic != _MAGIC:
+            raise ValueError(f"{path}: not an fgattn plan file (bad magic)")
+        if min(batch, heads, seq_q, seq_kv) < 1 or nnz < 0 or not 1 <= block_m <= 1 << 20:
+            raise ValueError(f"{path}: plan sizes out of range")
+        rows = batch * heads * -(-seq_q // block_m)
+        want = (rows + 1) * 8 + nnz * 4
+        if len(data) - _HEADER.size != want:
+            raise ValueError(f"{path}: plan file holds {len(data) - _HEADER.size} payload bytes, "
+                             f"its header declares {want}")
+        off = torch.frombuffer(bytearray(data[_HEADER.size:_HEADER.size + (rows + 1) * 8]), dtype=torch.int64)
+        idx = torch.frombuffer(bytearray(data[_HEADER.size + (rows + 1) * 8:]), dtype=torch.int32) if nnz else \
+            torch.zeros(0, dtype=torch.int32)
+        return cls(off.clone(), idx.clone(), batch, heads, seq_q, seq_kv, block_m).validate()
+
+
+def dense_plan(batch: int, heads: int, seq_q: int, seq_kv: int, block_m: int = 128) -> Plan:
+    return Plan.dense(batch, heads, seq_q, seq_kv, block_m)

@@ -1,0 +1,53 @@
+"""Predictors that return a Plan, in torch ops (CPU or GPU; exact, meant for small inputs or chosen steps).
+
+oracle: keep key j for query block i iff max over the block's queries of softmax probability P[q, j] > tau
+(DESIGN.md; default tau = 0.5 / Skv). The C++ library's oracle (fgattn::oracle_plan) computes the same in double.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+
+from .plan import Plan
+
+
+def slice_scores(q: torch.Tensor, k: torch.Tensor, block_m: int = 128, layout: str = "bshd",
+                 scale: float | None = None, chunk_elems: int = 1 << 24) -> torch.Tensor:
+    """[B, H, nQB, Skv] fp32: max over each query block's queries of the softmax probability of each key.
+
+    Computed per (batch, head) in chunks of query blocks, so at most ~chunk_elems scores live at once."""
+    if layout not in ("bshd", "bhsd"):
+        raise ValueError(f"layout: must be 'bshd' or 'bhsd', got {layout!r}")
+    if q.dim() != 4 or k.dim() != 4:
+        raise ValueError("q, k: must be 4-D")
+    if layout == "bshd":
+        q, k = q.transpose(1, 2), k.transpose(1, 2)  # -> [B, H, S, D]
+    batch, heads, seq_q, dim = q.shape
+    seq_kv = k.shape[2]
+    scale = 1.0 / math.sqrt(dim) if scale is None else scale
+    nqb = -(-seq_q // block_m)
+    acc = torch.float64 if q.device.type == "cpu" else torch.float32
+    out = torch.empty(batch, heads, nqb, seq_kv, dtype=torch.float32, device=q.device)
+    blocks_per_chunk = max(1, chunk_elems // max(1, block_m * seq_kv))
+    for b in range(batch):
+        for h in range(heads):
+            kk = k[b, h].to(acc)
+            for qb0 in range(0, nqb, blocks_per_chunk):
+                qb1 = min(nqb, qb0 + blocks_per_chunk)
+                qq = q[b, h, qb0 * block_m: min(seq_q, qb1 * block_m)].to(acc)
+                p = torch.softmax((qq @ kk.T) * scale, dim=-1)
+                pad = (qb1 - qb0) * block_m - p.shape[0]
+                if pad:
+                    p = torch.cat([p, p.new_zeros(pad, seq_kv)])
+                out[b, h, qb0:qb1] = p.view(qb1 - qb0, block_m, seq_kv).amax(dim=1).float()
+    return out
+
+
+def oracle_plan(q: torch.Tensor, k: torch.Tensor, block_m: int = 128, tau: float | None = None,
+                layout: str = "bshd", scale: float | None = None) -> Plan:
+    """The oracle M x 1 plan: keep key j for block i iff max_{q in i} P[q, j] > tau (default 0.5 / Skv)."""
+    scores = slice_scores(q, k, block_m, layout, scale)
+    seq_q = q.shape[1] if layout == "bshd" else q.shape[2]
+    tau = 0.5 / scores.shape[3] if tau is None else tau
+    return Plan.from_key_mask(scores > tau, seq_q, block_m)

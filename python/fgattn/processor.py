@@ -1,0 +1,124 @@
+"""A drop-in self-attention processor for diffusers-style Wan2.1 transformers (WanAttnProcessor-compatible).
+
+    schedule = fgattn.SparsitySchedule(dense_forwards=2, refresh_at=(0, 15, 30, 45, 60, 80))
+    fgattn.FgattnProcessor.install(transformer, schedule)   # self-attention (attn1) only; cross-attention stays stock
+    ... run the pipeline ...                                  # schedule.reset() before the next video
+    schedule.enabled = False                                  # switch back to dense (stock attention) at any time
+    fgattn.FgattnProcessor.uninstall(transformer)
+
+Each layer keeps its own plan (a per-layer cache). A layer's k-th call is forward k of the transformer; forwards
+below `dense_forwards` run the stock attention; at each forward in `refresh_at` (and whenever the cached plan is
+missing or no longer matches the shapes) the predictor builds a new plan from this forward's q and k; the other
+forwards reuse the cached plan (the paper's mask-reuse strategy).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+
+from .plan import Plan
+from .predict import oracle_plan
+
+
+def _oracle(block_m: int, tau: float | None) -> Callable[[torch.Tensor, torch.Tensor], Plan]:
+    return lambda q, k: oracle_plan(q, k, block_m=block_m, tau=tau)
+
+
+@dataclass
+class SparsitySchedule:
+    dense_forwards: int = 2                       # the first forwards run dense (stock attention)
+    refresh_at: tuple[int, ...] = (0, 15, 30, 45, 60, 80)  # forwards at which each layer rebuilds its plan
+    block_m: int = 128
+    tau: float | None = None                      # oracle threshold; None = 0.5 / Skv
+    predictor: Callable[[torch.Tensor, torch.Tensor], Plan] | None = None  # (q, k in [B, S, H, D]) -> Plan
+    enabled: bool = True                          # False: every layer runs the stock (dense) attention
+    processors: list = field(default_factory=list, repr=False)
+
+    def predict(self, q: torch.Tensor, k: torch.Tensor) -> Plan:
+        return (self.predictor or _oracle(self.block_m, self.tau))(q, k)
+
+    def reset(self) -> None:
+        """Start a new generation: forward counters to 0, every cached plan dropped."""
+        for p in self.processors:
+            p.calls, p.plan = 0, None
+
+    def densities(self) -> list[float | None]:
+        return [p.plan.density() if p.plan is not None else None for p in self.processors]
+
+
+def _rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    # Wan's rotary embedding on interleaved (even, odd) pairs of the head dimension.
+    even, odd = x.unflatten(-1, (-1, 2)).unbind(-1)
+    c, s = cos[..., 0::2], sin[..., 1::2]
+    return torch.stack((even * c - odd * s, even * s + odd * c), dim=-1).flatten(-2).type_as(x)
+
+
+class FgattnProcessor:
+    """Self-attention processor running fgattn.attention with a per-layer plan (see the module docstring)."""
+
+    def __init__(self, schedule: SparsitySchedule, fallback=None):
+        self.schedule = schedule
+        self.fallback = fallback  # the stock processor: used for dense forwards and any cross-attention call
+        self.calls = 0
+        self.plan: Plan | None = None
+
+    @staticmethod
+    def install(transformer: torch.nn.Module, schedule: SparsitySchedule | None = None) -> SparsitySchedule:
+        """Installs one processor per self-attention module (cross-attention keeps its processor)."""
+        schedule = schedule or SparsitySchedule()
+        for module in transformer.modules():
+            if hasattr(module, "set_processor") and hasattr(module, "to_q") and \
+                    not getattr(module, "is_cross_attention", True):
+                proc = FgattnProcessor(schedule, fallback=module.processor)
+                schedule.processors.append(proc)
+                module.set_processor(proc)
+        if not schedule.processors:
+            raise ValueError("transformer: no self-attention module (is_cross_attention=False) found")
+        return schedule
+
+    @staticmethod
+    def uninstall(transformer: torch.nn.Module) -> None:
+        for module in transformer.modules():
+            if isinstance(getattr(module, "processor", None), FgattnProcessor):
+                module.set_processor(module.processor.fallback)
+
+    def _qkv(self, attn, hidden_states, rotary_emb):
+        if getattr(attn, "fused_projections", False):
+            q, k, v = attn.to_qkv(hidden_states).chunk(3, dim=-1)
+        else:
+            q, k, v = attn.to_q(hidden_states), attn.to_k(hidden_states), attn.to_v(hidden_states)
+        q, k = attn.norm_q(q), attn.norm_k(k)
+        q, k, v = (t.unflatten(2, (attn.heads, -1)) for t in (q, k, v))  # [B, S, H, D]
+        if rotary_emb is not None:
+            q, k = _rotate(q, *rotary_emb), _rotate(k, *rotary_emb)
+        return q, k, v
+
+    def __call__(self, attn, hidden_states, encoder_hidden_states=None, attention_mask=None, rotary_emb=None,
+                 **kwargs):
+        forward = self.calls
+        self.calls += 1
+        s = self.schedule
+        stock = encoder_hidden_states is not None or attention_mask is not None or not s.enabled or \
+            forward < s.dense_forwards
+        if stock:
+            if self.fallback is not None:
+                return self.fallback(attn, hidden_states, encoder_hidden_states, attention_mask, rotary_emb, **kwargs)
+            if encoder_hidden_states is not None or attention_mask is not None:
+                raise ValueError("FgattnProcessor: self-attention only (no encoder_hidden_states, no attention_mask)")
+        q, k, v = self._qkv(attn, hidden_states, rotary_emb)
+        if stock:
+            out = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2))
+            out = out.transpose(1, 2)
+        else:
+            B, S, H, _ = q.shape
+            if self.plan is None or forward in s.refresh_at or not self.plan.shape_matches(B, H, S, k.shape[1]):
+                with torch.no_grad():
+                    self.plan = s.predict(q, k)
+            from . import attention  # late: the package imports this module
+            out = attention(q, k, v, self.plan)
+        out = out.flatten(2, 3).type_as(q)
+        out = attn.to_out[0](out)
+        return attn.to_out[1](out)

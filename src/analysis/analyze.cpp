@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <tuple>
 
 #include "cpu/parallel.h"
 #include "fgattn/attention.h"
@@ -135,6 +136,13 @@ AnalysisReport analyze(const TensorView& q, const TensorView& k, const TensorVie
   report.block_at_equal_error = block_row;
   report.block_plan = std::move(block_plan);
   report.rows.push_back(block_row);
+  // Table order: predictor, then finest granularity first, then rising tau.
+  auto rank = [](const AnalysisRow& r) {
+    const int predictor = r.predictor == "dense" ? 0 : r.predictor == "oracle" ? 1 : 2;
+    const int granularity = r.granularity == "Mx1" ? 0 : r.granularity == "MxM" ? 2 : 1;
+    return std::tuple{predictor, granularity, r.tau};
+  };
+  std::stable_sort(report.rows.begin(), report.rows.end(), [&](const auto& a, const auto& b) { return rank(a) < rank(b); });
   report_progress("done", 1.0);
   return report;
 }

@@ -43,7 +43,11 @@ std::filesystem::path temp_file(const std::string& name) {
 }  // namespace
 
 TEST(Cli, EverySubcommandHasHelp) {
-  for (const char* cmd : {"--help", "demo --help", "analyze --help"}) {
+  const Result top = run_cli("--help");
+  EXPECT_EQ(top.exit_code, 0);
+  EXPECT_THAT(top.output, HasSubstr("demo"));
+  EXPECT_THAT(top.output, HasSubstr("analyze"));
+  for (const char* cmd : {"demo --help", "analyze --help"}) {
     const Result r = run_cli(cmd);
     EXPECT_EQ(r.exit_code, 0) << cmd;
     EXPECT_THAT(r.output, HasSubstr("--json")) << cmd;

@@ -12,6 +12,8 @@
 //   lse: fp32 [B, H, Sq] (natural log) when return_lse, else an empty fp32 tensor of shape [0].
 //   fgattn::oracle_plan(Tensor q, Tensor k, int block_m, float? tau=None) -> (Tensor offsets, Tensor indices)
 //     the library's exact oracle (CPU, double): keep key j for block i iff max_{q in i} P[q, j] > tau (0.5/Skv).
+//   fgattn::topcdf_plan(Tensor q, Tensor k, int block_m, int pool, float tau, float sim_threshold)
+//     -> (Tensor offsets, Tensor indices)   pooled-block Top-CDF with the self-similarity guard (CPU)
 //   fgattn::load_plan(str path) -> (Tensor offsets, Tensor indices, int[] sizes)   sizes = [B, H, Sq, Skv, block_m]
 //   fgattn::save_plan(str path, Tensor offsets, Tensor indices, int[] sizes) -> ()  the C++ plan file format
 #include <ATen/ATen.h>
@@ -223,6 +225,21 @@ std::tuple<at::Tensor, at::Tensor> oracle_plan_cpu(const at::Tensor& q, const at
   }
 }
 
+std::tuple<at::Tensor, at::Tensor> topcdf_plan_cpu(const at::Tensor& q, const at::Tensor& k, int64_t block_m,
+                                                   int64_t pool, double tau, double sim_threshold) {
+  TORCH_CHECK_VALUE(q.is_cpu() && k.is_cpu(), "fgattn.topcdf_plan: q and k must be CPU tensors");
+  try {
+    fgattn::TopCdfOptions options;
+    options.block_m = static_cast<int>(block_m);
+    options.pool = static_cast<int>(pool);
+    options.tau = tau;
+    options.sim_threshold = sim_threshold;
+    return plan_tensors(fgattn::topcdf_plan(to_view(q, "q"), to_view(k, "k"), options).plan);
+  } catch (const fgattn::Error& e) {
+    TORCH_CHECK_VALUE(false, "fgattn.topcdf_plan: ", e.what());
+  }
+}
+
 std::tuple<at::Tensor, at::Tensor, std::vector<int64_t>> load_plan(c10::string_view path) {
   try {
     const fgattn::Plan plan = fgattn::load_plan(std::string(path));
@@ -255,6 +272,8 @@ TORCH_LIBRARY(fgattn, m) {
   m.def("attention(Tensor q, Tensor k, Tensor v, Tensor offsets, Tensor indices, int block_m, float? scale=None, "
         "bool return_lse=False) -> (Tensor out, Tensor lse)");
   m.def("oracle_plan(Tensor q, Tensor k, int block_m, float? tau=None) -> (Tensor offsets, Tensor indices)");
+  m.def("topcdf_plan(Tensor q, Tensor k, int block_m, int pool, float tau, float sim_threshold) -> "
+        "(Tensor offsets, Tensor indices)");
   m.def("load_plan(str path) -> (Tensor offsets, Tensor indices, int[] sizes)", &load_plan);
   m.def("save_plan(str path, Tensor offsets, Tensor indices, int[] sizes) -> ()", &save_plan);
 }
@@ -262,5 +281,6 @@ TORCH_LIBRARY(fgattn, m) {
 TORCH_LIBRARY_IMPL(fgattn, CPU, m) {
   m.impl("attention", &attention_cpu);
   m.impl("oracle_plan", &oracle_plan_cpu);
+  m.impl("topcdf_plan", &topcdf_plan_cpu);
 }
 TORCH_LIBRARY_IMPL(fgattn, CUDA, m) { m.impl("attention", &attention_cuda); }

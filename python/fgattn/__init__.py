@@ -13,9 +13,9 @@ import torch
 
 from ._ops import load_library
 from .plan import Plan, dense_plan
-from .predict import oracle_plan, slice_scores
+from .predict import cpu_oracle_plan, oracle_plan, slice_scores, topcdf_plan
 
-__all__ = ["attention", "Plan", "dense_plan", "oracle_plan", "slice_scores", "load_library", "FgattnProcessor",
+__all__ = ["attention", "Plan", "dense_plan", "oracle_plan", "cpu_oracle_plan", "topcdf_plan", "slice_scores", "load_library", "FgattnProcessor",
            "SparsitySchedule"]
 
 load_library()

@@ -51,3 +51,24 @@ def oracle_plan(q: torch.Tensor, k: torch.Tensor, block_m: int = 128, tau: float
     seq_q = q.shape[1] if layout == "bshd" else q.shape[2]
     tau = 0.5 / scores.shape[3] if tau is None else tau
     return Plan.from_key_mask(scores > tau, seq_q, block_m)
+
+
+def _cpu_bshd(t: torch.Tensor, layout: str) -> torch.Tensor:
+    t = t.transpose(1, 2) if layout == "bhsd" else t
+    return t.cpu() if t.dtype in (torch.float32, torch.bfloat16, torch.float16) else t.float().cpu()
+
+
+def cpu_oracle_plan(q: torch.Tensor, k: torch.Tensor, block_m: int = 128, tau: float | None = None,
+                    layout: str = "bshd") -> Plan:
+    """The C++ library's oracle (double, threaded) on the CPU: the same rule as oracle_plan."""
+    q, k = _cpu_bshd(q, layout), _cpu_bshd(k, layout)
+    off, idx = torch.ops.fgattn.oracle_plan(q, k, block_m, tau)
+    return Plan(off, idx, q.shape[0], q.shape[2], q.shape[1], k.shape[1], block_m)
+
+
+def topcdf_plan(q: torch.Tensor, k: torch.Tensor, block_m: int = 128, pool: int = 16, tau: float = 0.9,
+                sim_threshold: float = 0.5, layout: str = "bshd") -> Plan:
+    """The library's pooled-block Top-CDF predictor with the self-similarity guard (DESIGN.md), on the CPU."""
+    q, k = _cpu_bshd(q, layout), _cpu_bshd(k, layout)
+    off, idx = torch.ops.fgattn.topcdf_plan(q, k, block_m, pool, tau, sim_threshold)
+    return Plan(off, idx, q.shape[0], q.shape[2], q.shape[1], k.shape[1], block_m)

@@ -130,3 +130,15 @@ def test_oracle_matches_the_cpp_oracle():
     # tau: 0 keeps every key with P > 0 (all of them); a huge tau keeps none
     assert fgattn.oracle_plan(q, k, block_m=M, tau=0.0).density() == 1.0
     assert fgattn.oracle_plan(q, k, block_m=M, tau=2.0).nnz == 0
+
+
+def test_topcdf_plan_wrapper():
+    B, S, H, D, M = 1, 96, 2, 16, 16
+    q, k, v = small(B, S, S, H, D)
+    dense = fgattn.topcdf_plan(q, k, block_m=M, pool=8, tau=1.0, sim_threshold=-1.0)
+    sparse = fgattn.topcdf_plan(q * 8, k, block_m=M, pool=8, tau=0.5, sim_threshold=-1.0)
+    assert dense.validate().density() == 1.0  # tau = 1 keeps every pooled block
+    assert 0.0 < sparse.validate().density() < 1.0
+    assert torch.equal(fgattn.cpu_oracle_plan(q, k, block_m=M).key_mask(), fgattn.oracle_plan(q, k, block_m=M).key_mask())
+    with pytest.raises(ValueError, match="fgattn.topcdf_plan: "):
+        fgattn.topcdf_plan(q, k, block_m=M, pool=0)

@@ -30,12 +30,15 @@ Raster rasterize(const Plan& plan) {
   r.width = static_cast<int>(std::min<std::int64_t>(plan.seq_kv, kMaxColumns));
   r.height = static_cast<int>(std::min<std::int64_t>(kPanelHeight, std::max<std::int64_t>(nqb, 1)));
   r.kept.assign(static_cast<std::size_t>(r.width * r.height), 0.0f);
+  // Keys per pixel column (2 or 3 when binning 2016 keys into 640 columns): a column is black only if all are kept.
+  std::vector<float> keys_per_column(static_cast<std::size_t>(r.width), 0.0f);
+  for (std::int64_t key = 0; key < plan.seq_kv; ++key) keys_per_column[static_cast<std::size_t>(key * r.width / plan.seq_kv)] += 1.0f;
   std::vector<float> count(r.kept.size(), 0.0f);
   for (std::int64_t qb = 0; qb < nqb; ++qb) {
     const int y = static_cast<int>(qb * r.height / nqb);
     for (auto key : plan.keys(plan.row_index(0, 0, qb)))
       r.kept[static_cast<std::size_t>(y * r.width + key * r.width / plan.seq_kv)] += 1.0f;
-    for (int x = 0; x < r.width; ++x) count[static_cast<std::size_t>(y * r.width + x)] += static_cast<float>(plan.seq_kv) / static_cast<float>(r.width);
+    for (int x = 0; x < r.width; ++x) count[static_cast<std::size_t>(y * r.width + x)] += keys_per_column[static_cast<std::size_t>(x)];
   }
   for (std::size_t i = 0; i < r.kept.size(); ++i) r.kept[i] = count[i] > 0 ? std::min(1.0f, r.kept[i] / count[i]) : 0.0f;
   return r;

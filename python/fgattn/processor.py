@@ -62,7 +62,8 @@ class FgattnProcessor:
     def __init__(self, schedule: SparsitySchedule, fallback=None):
         self.schedule = schedule
         self.fallback = fallback  # the stock processor: used for dense forwards and any cross-attention call
-        self.calls = 0
+        self.calls = 0    # forwards seen by this layer
+        self.forward = 0  # the current forward's index
         self.plan: Plan | None = None
 
     @staticmethod
@@ -96,29 +97,41 @@ class FgattnProcessor:
             q, k = _rotate(q, *rotary_emb), _rotate(k, *rotary_emb)
         return q, k, v
 
-    def __call__(self, attn, hidden_states, encoder_hidden_states=None, attention_mask=None, rotary_emb=None,
-                 **kwargs):
-        forward = self.calls
+    @torch.compiler.disable
+    def _use_stock(self, cross: bool) -> bool:
+        """Advances this layer's forward counter; True when this forward runs the stock attention. Kept out of
+        torch.compile's graph (the counter would otherwise be a guard and recompile every forward)."""
+        self.forward = self.calls
         self.calls += 1
         s = self.schedule
-        stock = encoder_hidden_states is not None or attention_mask is not None or not s.enabled or \
-            forward < s.dense_forwards
-        if stock:
+        return cross or not s.enabled or self.forward < s.dense_forwards
+
+    @torch.compiler.disable
+    def _plan_for(self, q: torch.Tensor, k: torch.Tensor) -> Plan:
+        """The cached plan, rebuilt at the schedule's refresh forwards or when the shapes change (a graph break
+        under torch.compile: building a plan has data-dependent sizes; running it does not)."""
+        B, S, H, _ = q.shape
+        if self.plan is None or self.forward in self.schedule.refresh_at or \
+                not self.plan.shape_matches(B, H, S, k.shape[1]):
+            with torch.no_grad():
+                self.plan = self.schedule.predict(q.detach(), k.detach())
+        return self.plan
+
+    def __call__(self, attn, hidden_states, encoder_hidden_states=None, attention_mask=None, rotary_emb=None,
+                 **kwargs):
+        cross = encoder_hidden_states is not None or attention_mask is not None
+        if self._use_stock(cross):
             if self.fallback is not None:
                 return self.fallback(attn, hidden_states, encoder_hidden_states, attention_mask, rotary_emb, **kwargs)
-            if encoder_hidden_states is not None or attention_mask is not None:
+            if cross:
                 raise ValueError("FgattnProcessor: self-attention only (no encoder_hidden_states, no attention_mask)")
-        q, k, v = self._qkv(attn, hidden_states, rotary_emb)
-        if stock:
+            q, k, v = self._qkv(attn, hidden_states, rotary_emb)
             out = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2))
             out = out.transpose(1, 2)
         else:
-            B, S, H, _ = q.shape
-            if self.plan is None or forward in s.refresh_at or not self.plan.shape_matches(B, H, S, k.shape[1]):
-                with torch.no_grad():
-                    self.plan = s.predict(q, k)
+            q, k, v = self._qkv(attn, hidden_states, rotary_emb)
             from . import attention  # late: the package imports this module
-            out = attention(q, k, v, self.plan)
+            out = attention(q, k, v, self._plan_for(q, k))
         out = out.flatten(2, 3).type_as(q)
         out = attn.to_out[0](out)
         return attn.to_out[1](out)

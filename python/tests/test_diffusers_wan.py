@@ -97,3 +97,27 @@ def test_sparse_output_matches_sdpa_with_the_plans_mask():
     finally:
         fgattn.attention = real
     assert len(seen) == 2 and all(0 < d < 1 for d in seen)
+
+
+def test_compiled_transformer_with_the_processor():
+    """torch.compile of the whole transformer: same outputs as eager, and no recompilation from forward to forward
+    (the schedule's counter and the plan building stay outside the graph)."""
+    import torch._dynamo
+
+    model, x = tiny_wan(), inputs()
+    schedule = FgattnProcessor.install(model, SparsitySchedule(dense_forwards=1, refresh_at=(1, 4), block_m=16,
+                                                               tau=0.03))
+    eager = [run(model, **x) for _ in range(6)]
+    schedule.reset()
+    torch._dynamo.reset()
+    torch._dynamo.utils.counters.clear()
+    compiled = torch.compile(model, backend="aot_eager")
+    outs = []
+    for i in range(6):
+        outs.append(run(compiled, **x))
+        if i == 2:
+            graphs = torch._dynamo.utils.counters["stats"]["unique_graphs"]
+    for a, b in zip(outs, eager):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
+    assert (outs[1] - outs[0]).abs().max() > 1e-4  # forward 1 is sparse, forward 0 dense
+    assert torch._dynamo.utils.counters["stats"]["unique_graphs"] == graphs  # forwards 3..5: no new graph

@@ -71,7 +71,7 @@ class Block(torch.nn.Module):
         return self.out(o.flatten(2)) + x
 
 
-@pytest.mark.parametrize("backend", ["eager", "aot_eager"])
+@pytest.mark.parametrize("backend", ["eager", "aot_eager", "inductor"])  # inductor: C++ codegen on the CPU
 def test_torch_compile_fullgraph(backend):
     torch._dynamo.reset()
     block = Block()

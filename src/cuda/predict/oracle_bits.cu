@@ -11,7 +11,6 @@ constexpr int kTilesPerCta = 8;  // 512 keys per CTA: the Q fragments are loaded
 
 template <typename T, int D, int Warps>
 __global__ void __launch_bounds__(Warps * 32) oracle_bits_kernel(OracleBitsParams p) {
-  using L = qk::Layout<D>;
   extern __shared__ __align__(16) unsigned char smem_raw[];
   T* ktiles = reinterpret_cast<T*>(smem_raw);  // two stages
   __shared__ float column_max[Warps][qk::kTileKeys];
@@ -33,17 +32,9 @@ __global__ void __launch_bounds__(Warps * 32) oracle_bits_kernel(OracleBitsParam
 
   const int first_tile = blockIdx.x * kTilesPerCta;
   const int tiles = min(kTilesPerCta, words - first_tile);
-  qk::load_k_tile_async<T, D>(p.qk, b, h, first_tile * qk::kTileKeys, ktiles);
-  for (int t = 0; t < tiles; ++t) {
-    if (t + 1 < tiles) {
-      qk::load_k_tile_async<T, D>(p.qk, b, h, (first_tile + t + 1) * qk::kTileKeys, ktiles + ((t + 1) % 2) * L::kTileElems);
-      qk::wait_async_groups<1>();
-    } else {
-      qk::wait_async_groups<0>();
-    }
-    __syncthreads();
+  qk::for_each_k_tile<T, D>(p.qk, b, h, first_tile, tiles, ktiles, [&](int t, const T* ktile) {
     float acc[8][4];
-    qk::qk_tile<T, D>(qf, ktiles + (t % 2) * L::kTileElems, acc);
+    qk::qk_tile<T, D>(qf, ktile, acc);
 #pragma unroll
     for (int nb = 0; nb < 8; ++nb)
 #pragma unroll
@@ -66,9 +57,7 @@ __global__ void __launch_bounds__(Warps * 32) oracle_bits_kernel(OracleBitsParam
     if (threadIdx.x == 0)
       p.bits[plan_row * words + first_tile + t] = static_cast<std::uint64_t>(ballot_words[0]) |
                                                   (static_cast<std::uint64_t>(ballot_words[1]) << 32);
-    // The next iteration's prefetch overwrites the stage read above and column_max/ballot_words are reused:
-    // the barriers at the top of the loop and above order them.
-  }
+  });
 }
 
 template <typename T, int D, int Warps>

@@ -82,6 +82,25 @@ __device__ inline void wait_async_groups() {
   asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
 }
 
+// Streams key tiles [first_tile, first_tile + tiles) of (b, h) through two shared-memory stages (the next tile
+// loads while this one is used) and calls visit(t, tile) for each. All threads of the CTA must call it.
+template <typename T, int D, typename Visit>
+__device__ inline void for_each_k_tile(const QkParams& p, int b, int h, int first_tile, int tiles, T* stages, Visit&& visit) {
+  using L = Layout<D>;
+  load_k_tile_async<T, D>(p, b, h, first_tile * kTileKeys, stages);
+  for (int t = 0; t < tiles; ++t) {
+    if (t + 1 < tiles) {
+      load_k_tile_async<T, D>(p, b, h, (first_tile + t + 1) * kTileKeys, stages + ((t + 1) % 2) * L::kTileElems);
+      wait_async_groups<1>();
+    } else {
+      wait_async_groups<0>();
+    }
+    __syncthreads();  // the staged tile is visible to every warp
+    visit(t, stages + (t % 2) * L::kTileElems);
+    __syncthreads();  // the next prefetch overwrites the stage just read
+  }
+}
+
 // acc[nb][i]: rows (lane/4, lane/4 + 8), keys nb*8 + (lane%4)*2 + {0, 1}; raw logits (unscaled).
 template <typename T, int D>
 __device__ inline void qk_tile(const std::uint32_t (&qf)[D / 16][4], const T* ktile, float (&acc)[8][4]) {

@@ -13,7 +13,6 @@ __device__ inline float exp2_shifted(float x, float m) { return m == -INFINITY ?
 
 template <typename T, int D>
 __global__ void __launch_bounds__(kWarps * 32) row_lse_kernel(RowLseParams p) {
-  using L = qk::Layout<D>;
   extern __shared__ __align__(16) unsigned char smem_raw[];
   T* ktiles = reinterpret_cast<T*>(smem_raw);  // two stages
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
@@ -25,17 +24,9 @@ __global__ void __launch_bounds__(kWarps * 32) row_lse_kernel(RowLseParams p) {
   float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f};
 
   const int tiles = (p.qk.seq_kv + qk::kTileKeys - 1) / qk::kTileKeys;
-  qk::load_k_tile_async<T, D>(p.qk, b, h, 0, ktiles);
-  for (int t = 0; t < tiles; ++t) {
-    if (t + 1 < tiles) {
-      qk::load_k_tile_async<T, D>(p.qk, b, h, (t + 1) * qk::kTileKeys, ktiles + ((t + 1) % 2) * L::kTileElems);
-      qk::wait_async_groups<1>();
-    } else {
-      qk::wait_async_groups<0>();
-    }
-    __syncthreads();
+  qk::for_each_k_tile<T, D>(p.qk, b, h, 0, tiles, ktiles, [&](int t, const T* ktile) {
     float acc[8][4];
-    qk::qk_tile<T, D>(qf, ktiles + (t % 2) * L::kTileElems, acc);
+    qk::qk_tile<T, D>(qf, ktile, acc);
     const int key_base = t * qk::kTileKeys + (lane % 4) * 2;
 #pragma unroll
     for (int half = 0; half < 2; ++half) {  // half 0: row lane/4, half 1: row lane/4 + 8
@@ -57,8 +48,7 @@ __global__ void __launch_bounds__(kWarps * 32) row_lse_kernel(RowLseParams p) {
       l[half] = l[half] * exp2_shifted(m[half], new_m) + sum;
       m[half] = new_m;
     }
-    __syncthreads();  // the stage just read is overwritten by the next prefetch
-  }
+  });
   // Combine the four lanes of a quad (they hold different keys of the same rows).
 #pragma unroll
   for (int half = 0; half < 2; ++half) {

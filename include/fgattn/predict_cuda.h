@@ -9,4 +9,8 @@ namespace fgattn {
 // grouped into block_n-key slices (1, 2, 4, 8, 16, 32, 64 or a multiple of 64) and compacted into a Plan.
 Prediction oracle_plan_cuda(const TensorView& q, const TensorView& k, const OracleOptions& options = {});
 
+// Top-CDF of predict.h on the GPU (pool must divide block_m). Equal to the CPU's plan except where a pool's
+// probability ties or its cumulative mass lies within float rounding of tau.
+Prediction topcdf_plan_cuda(const TensorView& q, const TensorView& k, const TopCdfOptions& options = {});
+
 }  // namespace fgattn

@@ -1,4 +1,4 @@
-// The GPU oracle against the CPU oracle on the same (pre-rounded) inputs: plans must be equal, except keys
+// The GPU predictors against the CPU ones on the same (pre-rounded) inputs: plans must be equal, except keys
 // whose exact slice score lies within rounding of tau.
 #include <cuda_runtime.h>
 #include <gmock/gmock.h>
@@ -77,6 +77,37 @@ TEST(OracleCuda, MatchesTheCpuOracleOnRandomInputs) {
       }
 }
 
+// Top-CDF compares float sums with tau: allow the rare pool whose cumulative mass sits at the cut.
+TEST(TopCdfCuda, MatchesTheCpuTopCdf) {
+  std::mt19937_64 rng(std::random_device{}());
+  for (DType dtype : {DType::bf16, DType::f16})
+    for (int M : {64, 128})
+      for (double tau : {0.5, 0.9, 1.0}) {
+        const std::int64_t Sq = 100 + static_cast<std::int64_t>(rng() % 400), Skv = 1 + static_cast<std::int64_t>(rng() % 900);
+        SCOPED_TRACE(::testing::Message() << dtype_name(dtype) << " M=" << M << " tau=" << tau << " Sq=" << Sq << " Skv=" << Skv);
+        const auto q = testutil::random_tensor(rng, dtype, Layout::BSHD, 1, Sq, 2, 128, 3.0f);
+        const auto k = testutil::random_tensor(rng, dtype, Layout::BSHD, 1, Skv, 2, 128, 3.0f);
+        const DeviceCopy dq(q), dk(k);
+        TopCdfOptions options;
+        options.block_m = M;
+        options.tau = tau;
+        options.sim_threshold = 0.05;  // random tokens are barely self-similar: guard only the least similar pools
+        const Prediction gpu = topcdf_plan_cuda(dq.view(q), dk.view(k), options);
+        const Prediction cpu = topcdf_plan(q.view(), k.view(), options);
+        ASSERT_EQ(gpu.plan.offsets.size(), cpu.plan.offsets.size());
+        std::int64_t differing = 0;
+        for (std::int64_t r = 0; r < gpu.plan.rows(); ++r) {
+          const std::set<std::int32_t> a(gpu.plan.keys(r).begin(), gpu.plan.keys(r).end());
+          const std::set<std::int32_t> b(cpu.plan.keys(r).begin(), cpu.plan.keys(r).end());
+          for (auto key : a) differing += b.count(key) == 0;
+          for (auto key : b) differing += a.count(key) == 0;
+        }
+        if (tau == 1.0) EXPECT_EQ(differing, 0);
+        EXPECT_LE(differing, cpu.plan.nnz() / 50 + 2 * options.pool) << "GPU and CPU Top-CDF plans differ too much";
+        EXPECT_GT(gpu.report.seconds, 0.0);
+      }
+}
+
 TEST(OracleCuda, RefusesUnsupportedArguments) {
   std::mt19937_64 rng(1);
   const auto q = testutil::random_tensor(rng, DType::bf16, Layout::BSHD, 1, 64, 1, 96);
@@ -93,4 +124,7 @@ TEST(OracleCuda, RefusesUnsupportedArguments) {
   bad.block_n = 24;
   EXPECT_THROW(oracle_plan_cuda(d64.view(q64), d64.view(q64), bad), Error);
   EXPECT_THROW(oracle_plan_cuda(q64.view(), q64.view()), Error);  // host tensors
+  TopCdfOptions odd_pool;
+  odd_pool.pool = 24;
+  EXPECT_THROW(topcdf_plan_cuda(d64.view(q64), d64.view(q64), odd_pool), Error);
 }

@@ -1,0 +1,89 @@
+#include "cuda/predict/predict_host.h"
+
+#include <fmt/format.h>
+
+#include <cstdint>
+
+#include "fgattn/error.h"
+
+namespace fgattn::cuda {
+
+void check_cuda(cudaError_t e, const char* what) {
+  if (e != cudaSuccess) throw Error(what, fmt::format("CUDA error: {}", cudaGetErrorString(e)));
+}
+
+void check_predictor_operands(const TensorView& q, const TensorView& k) {
+  for (const auto& [t, name] : {std::pair{&q, "q"}, std::pair{&k, "k"}}) {
+    if (t->device != Device::cuda) throw Error(name, "must be a CUDA tensor for the GPU predictor");
+    if (t->dtype != DType::bf16 && t->dtype != DType::f16)
+      throw Error(name, fmt::format("dtype {} is not supported on the GPU; supported: bf16, f16", dtype_name(t->dtype)));
+    if (t->head_dim() != 64 && t->head_dim() != 128)
+      throw Error(name, fmt::format("head dim {} is not supported; built: 64, 128", t->head_dim()));
+    if (t->strides[3] != 1) throw Error(name, "the head dimension must be contiguous (stride 1)");
+    if (reinterpret_cast<std::uintptr_t>(t->data) % 16 != 0) throw Error(name, "data must be 16-byte aligned");
+    for (int i = 0; i < 3; ++i)
+      if (t->strides[i] % 8 != 0)
+        throw Error(name, fmt::format("stride {} of dim {} must be a multiple of 8 elements (16 bytes)", t->strides[i], i));
+    if (t->seq() > (1 << 30)) throw Error(name, "sequence longer than 2^30 tokens");
+  }
+  if (k.dtype != q.dtype) throw Error("k", "dtype must equal q's");
+  if (k.batch() != q.batch() || k.heads() != q.heads() || k.head_dim() != q.head_dim())
+    throw Error("k", fmt::format("shape {} must be [B, Skv, H, D] with B, H, D of q {}", shape_string(k.shape),
+                                 shape_string(q.shape)));
+}
+
+ElementType element_type(const TensorView& t) { return t.dtype == DType::bf16 ? ElementType::bf16 : ElementType::f16; }
+
+GpuTimer::GpuTimer() {
+  check_cuda(cudaEventCreate(&start_), "event");
+  check_cuda(cudaEventCreate(&stop_), "event");
+  check_cuda(cudaEventRecord(start_), "event");
+}
+
+GpuTimer::~GpuTimer() {
+  cudaEventDestroy(start_);
+  cudaEventDestroy(stop_);
+}
+
+double GpuTimer::seconds() {
+  check_cuda(cudaEventRecord(stop_), "event");
+  check_cuda(cudaEventSynchronize(stop_), "event");
+  float ms = 0;
+  check_cuda(cudaEventElapsedTime(&ms, start_, stop_), "event");
+  return ms / 1e3;
+}
+
+Plan plan_shell(const TensorView& q, const TensorView& k, int block_m) {
+  Plan plan;
+  plan.batch = q.batch();
+  plan.heads = q.heads();
+  plan.seq_q = q.seq();
+  plan.seq_kv = k.seq();
+  plan.block_m = block_m;
+  return plan;
+}
+
+void bits_to_host_plan(const std::uint64_t* bits, int block_n, Plan& plan) {
+  const std::int64_t rows = plan.rows();
+  auto offsets = device_alloc<std::int64_t>(static_cast<std::size_t>(rows + 1), "offsets");
+  BitsToPlanParams p;
+  p.bits = bits;
+  p.rows = rows;
+  p.seq_kv = static_cast<int>(plan.seq_kv);
+  p.block_n = block_n;
+  p.offsets = offsets.get();
+  check_cuda(launch_plan_counts(p, nullptr), "plan_counts");
+  check_cuda(scan_plan_offsets(offsets.get(), rows, nullptr), "scan");
+  std::int64_t nnz = 0;
+  check_cuda(cudaMemcpy(&nnz, offsets.get() + rows, sizeof nnz, cudaMemcpyDeviceToHost), "offsets");
+  auto indices = device_alloc<std::int32_t>(static_cast<std::size_t>(nnz), "indices");
+  p.indices = indices.get();
+  check_cuda(launch_plan_fill(p, nullptr), "plan_fill");
+  plan.offsets.resize(static_cast<std::size_t>(rows + 1));
+  plan.indices.resize(static_cast<std::size_t>(nnz));
+  check_cuda(cudaMemcpy(plan.offsets.data(), offsets.get(), plan.offsets.size() * sizeof(std::int64_t), cudaMemcpyDeviceToHost), "offsets");
+  check_cuda(cudaMemcpy(plan.indices.data(), indices.get(), plan.indices.size() * sizeof(std::int32_t), cudaMemcpyDeviceToHost), "indices");
+  validate(plan);
+}
+
+}  // namespace fgattn::cuda

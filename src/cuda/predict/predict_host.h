@@ -1,0 +1,50 @@
+#pragma once
+// Host helpers shared by the GPU predictors: CUDA error checks, scratch buffers, operand checks, GPU timing
+// and the compaction of per-key bits into a host Plan.
+#include <cuda_runtime.h>
+
+#include <memory>
+
+#include "cuda/predict/oracle_params.h"
+#include "fgattn/plan.h"
+#include "fgattn/tensor.h"
+
+namespace fgattn::cuda {
+
+void check_cuda(cudaError_t e, const char* what);
+
+struct DeviceFree {
+  void operator()(void* p) const { cudaFree(p); }
+};
+template <typename T>
+using DeviceBuffer = std::unique_ptr<T, DeviceFree>;
+
+template <typename T>
+DeviceBuffer<T> device_alloc(std::size_t count, const char* what) {
+  void* p = nullptr;
+  check_cuda(cudaMalloc(&p, (count > 0 ? count : 1) * sizeof(T)), what);
+  return DeviceBuffer<T>(static_cast<T*>(p));
+}
+
+// q/k of a GPU predictor: CUDA, bf16/f16, D = 64 or 128, 16-byte aligned rows. Throws fgattn::Error.
+void check_predictor_operands(const TensorView& q, const TensorView& k);
+ElementType element_type(const TensorView& t);
+
+// Elapsed GPU time between construction and seconds() on the default stream.
+class GpuTimer {
+ public:
+  GpuTimer();
+  ~GpuTimer();
+  double seconds();
+
+ private:
+  cudaEvent_t start_{}, stop_{};
+};
+
+// An empty Plan with the sizes of q/k and block_m, ready to receive offsets and indices.
+Plan plan_shell(const TensorView& q, const TensorView& k, int block_m);
+// Groups bits (plan.rows() x ceil(Skv / 64), on the device) into block_n-key slices and compacts them into
+// plan.offsets / plan.indices on the host (validated).
+void bits_to_host_plan(const std::uint64_t* bits, int block_n, Plan& plan);
+
+}  // namespace fgattn::cuda

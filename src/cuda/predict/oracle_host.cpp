@@ -41,8 +41,8 @@ Prediction oracle_plan_cuda(const TensorView& q, const TensorView& k, const Orac
   qk.element = element_type(q);
   check_cuda(launch_row_lse({qk, lse2.get()}, nullptr), "row_lse");
   check_cuda(launch_oracle_bits({qk, lse2.get(), static_cast<float>(tau), options.block_m, bits.get()}, nullptr), "oracle_bits");
-  bits_to_host_plan(bits.get(), n, plan);
-  const double seconds = timer.seconds();  // includes the plan's copy to the host
+  bits_to_host_plan(bits.get(), n, plan, timer);
+  const double seconds = timer.seconds();
 
   const std::string granularity = n == 1 ? "Mx1" : n == options.block_m ? "MxM" : fmt::format("Mx{}", n);
   Prediction prediction{std::move(plan), {"oracle", granularity, tau, 0.0, seconds}};

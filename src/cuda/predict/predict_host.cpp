@@ -45,8 +45,13 @@ GpuTimer::~GpuTimer() {
   cudaEventDestroy(stop_);
 }
 
-double GpuTimer::seconds() {
+void GpuTimer::stop() {
   check_cuda(cudaEventRecord(stop_), "event");
+  stopped_ = true;
+}
+
+double GpuTimer::seconds() {
+  if (!stopped_) stop();
   check_cuda(cudaEventSynchronize(stop_), "event");
   float ms = 0;
   check_cuda(cudaEventElapsedTime(&ms, start_, stop_), "event");
@@ -63,7 +68,7 @@ Plan plan_shell(const TensorView& q, const TensorView& k, int block_m) {
   return plan;
 }
 
-void bits_to_host_plan(const std::uint64_t* bits, int block_n, Plan& plan) {
+void bits_to_host_plan(const std::uint64_t* bits, int block_n, Plan& plan, GpuTimer& timer) {
   const std::int64_t rows = plan.rows();
   auto offsets = device_alloc<std::int64_t>(static_cast<std::size_t>(rows + 1), "offsets");
   BitsToPlanParams p;
@@ -79,6 +84,7 @@ void bits_to_host_plan(const std::uint64_t* bits, int block_n, Plan& plan) {
   auto indices = device_alloc<std::int32_t>(static_cast<std::size_t>(nnz), "indices");
   p.indices = indices.get();
   check_cuda(launch_plan_fill(p, nullptr), "plan_fill");
+  timer.stop();
   plan.offsets.resize(static_cast<std::size_t>(rows + 1));
   plan.indices.resize(static_cast<std::size_t>(nnz));
   check_cuda(cudaMemcpy(plan.offsets.data(), offsets.get(), plan.offsets.size() * sizeof(std::int64_t), cudaMemcpyDeviceToHost), "offsets");

@@ -30,21 +30,24 @@ DeviceBuffer<T> device_alloc(std::size_t count, const char* what) {
 void check_predictor_operands(const TensorView& q, const TensorView& k);
 ElementType element_type(const TensorView& t);
 
-// Elapsed GPU time between construction and seconds() on the default stream.
+// GPU time on the default stream from construction to stop() (or to seconds() if stop() was not called).
 class GpuTimer {
  public:
   GpuTimer();
   ~GpuTimer();
+  void stop();
   double seconds();
 
  private:
   cudaEvent_t start_{}, stop_{};
+  bool stopped_ = false;
 };
 
 // An empty Plan with the sizes of q/k and block_m, ready to receive offsets and indices.
 Plan plan_shell(const TensorView& q, const TensorView& k, int block_m);
 // Groups bits (plan.rows() x ceil(Skv / 64), on the device) into block_n-key slices and compacts them into
-// plan.offsets / plan.indices on the host (validated).
-void bits_to_host_plan(const std::uint64_t* bits, int block_n, Plan& plan);
+// plan.offsets / plan.indices on the host (validated). Stops `timer` once the plan is complete on the device,
+// so the copy to the host and its validation are not counted as prediction time.
+void bits_to_host_plan(const std::uint64_t* bits, int block_n, Plan& plan, GpuTimer& timer);
 
 }  // namespace fgattn::cuda

@@ -71,7 +71,7 @@ Prediction topcdf_plan_cuda(const TensorView& q, const TensorView& k, const TopC
   p.tau = static_cast<float>(o.tau);
   p.bits = bits.get();
   check_cuda(launch_topcdf_bits(p, nullptr), "topcdf_bits");
-  bits_to_host_plan(bits.get(), 1, plan);
+  bits_to_host_plan(bits.get(), 1, plan, timer);
   const double seconds = timer.seconds();
 
   Prediction prediction{std::move(plan), {"topcdf", fmt::format("Mx{}", o.pool), o.tau, 0.0, seconds}};

@@ -1,0 +1,133 @@
+// Cost of the GPU predictors against dense attention in the same run (issue 4): Wan 480p shape from the
+// video-like generator, bf16. Medians of CUDA-event timings after warm-up; one JSON record per backend.
+//   fgattn_bench_predict [--preset wan480p] [--out FILE]
+#include <cuda_runtime.h>
+#include <fmt/chrono.h>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "fgattn/cuda.h"
+#include "fgattn/predict_cuda.h"
+#include "fgattn/workload.h"
+
+namespace {
+
+void check(cudaError_t e, const char* what) {
+  if (e != cudaSuccess) throw std::runtime_error(fmt::format("{}: {}", what, cudaGetErrorString(e)));
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+struct Device {
+  void* ptr = nullptr;
+  explicit Device(std::size_t bytes) { check(cudaMalloc(&ptr, bytes), "cudaMalloc"); }
+  ~Device() { cudaFree(ptr); }
+};
+
+}  // namespace
+
+int main(int argc, char** argv) try {
+  std::string preset_name = "wan480p", out_path;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string flag = argv[i];
+    if (flag == "--preset") preset_name = argv[i + 1];
+    else if (flag == "--out") out_path = argv[i + 1];
+    else throw std::runtime_error("unknown flag " + flag);
+  }
+  const fgattn::WorkloadSpec spec = fgattn::preset(preset_name);
+  const fgattn::Qkv host = fgattn::generate_workload(spec, fgattn::DType::bf16);
+  const auto& shape = host.q.shape;
+  Device q(host.q.bytes.size()), k(host.k.bytes.size()), v(host.v.bytes.size()), o(host.q.bytes.size());
+  check(cudaMemcpy(q.ptr, host.q.bytes.data(), host.q.bytes.size(), cudaMemcpyHostToDevice), "upload");
+  check(cudaMemcpy(k.ptr, host.k.bytes.data(), host.k.bytes.size(), cudaMemcpyHostToDevice), "upload");
+  check(cudaMemcpy(v.ptr, host.v.bytes.data(), host.v.bytes.size(), cudaMemcpyHostToDevice), "upload");
+  auto on_device = [](const fgattn::HostTensor& t, void* p) {
+    fgattn::TensorView view = t.view();
+    view.data = p;
+    view.device = fgattn::Device::cuda;
+    return view;
+  };
+  const auto qv = on_device(host.q, q.ptr), kv = on_device(host.k, k.ptr), vv = on_device(host.v, v.ptr);
+  const auto ov = on_device(host.q, o.ptr);
+
+  cudaDeviceProp prop{};
+  check(cudaGetDeviceProperties(&prop, 0), "device");
+  int runtime = 0, driver = 0;
+  cudaRuntimeGetVersion(&runtime);
+  cudaDriverGetVersion(&driver);
+  const std::string date = fmt::format("{:%Y-%m-%dT%H:%M:%SZ}", fmt::gmtime(std::chrono::system_clock::to_time_t(std::chrono::system_clock::now())));
+  const std::string shape_text = fmt::format("B={} S={} H={} D={}", shape[0], shape[1], shape[2], shape[3]);
+
+  // Dense attention through the same kernel family (a dense plan), CUDA events around each launch.
+  const int M = 128;
+  const fgattn::DevicePlan dense = fgattn::DevicePlan::upload(fgattn::dense_plan(shape[0], shape[2], shape[1], shape[1], M));
+  cudaEvent_t start, stop;
+  check(cudaEventCreate(&start), "event");
+  check(cudaEventCreate(&stop), "event");
+  std::vector<double> dense_ms;
+  for (int rep = 0; rep < 12; ++rep) {
+    check(cudaMemset(o.ptr, 0xFF, host.q.bytes.size()), "poison");
+    check(cudaEventRecord(start), "event");
+    fgattn::attention(qv, kv, vv, dense, ov, nullptr);
+    check(cudaEventRecord(stop), "event");
+    check(cudaEventSynchronize(stop), "sync");
+    float ms = 0;
+    check(cudaEventElapsedTime(&ms, start, stop), "event");
+    if (rep >= 2) dense_ms.push_back(ms);  // the first two are warm-up
+  }
+  const double dense_median = median(dense_ms);
+
+  nlohmann::json records = nlohmann::json::array();
+  auto record = [&](const std::string& backend, double ms, double density, const nlohmann::json& extra) {
+    nlohmann::json r = {{"device", prop.name}, {"date", date}, {"shape", shape_text}, {"preset", preset_name},
+                        {"backend", backend}, {"ms", ms}, {"cost_vs_dense", ms / dense_median}, {"density", density},
+                        {"cuda_runtime", runtime}, {"cuda_driver", driver}, {"reps", dense_ms.size()}};
+    r.update(extra);
+    records.push_back(r);
+    std::cerr << fmt::format("{:<18} {:>9.3f} ms  {:>6.3f}x dense  density {:.3f}\n", backend, ms, ms / dense_median, density);
+  };
+  record("attention/dense", dense_median, 1.0, {{"block_m", M}});
+
+  for (int block_n : {1, 16, M}) {
+    std::vector<double> ms;
+    double density = 0;
+    for (int rep = 0; rep < 6; ++rep) {
+      fgattn::OracleOptions options;
+      options.block_m = M;
+      options.block_n = block_n;
+      const fgattn::Prediction p = fgattn::oracle_plan_cuda(qv, kv, options);
+      if (rep >= 1) ms.push_back(p.report.seconds * 1e3);
+      density = p.report.density;
+    }
+    record(fmt::format("predict/oracle{}", block_n == 1 ? "" : block_n == M ? "-MxM" : fmt::format("-Mx{}", block_n)),
+           median(ms), density, {{"block_m", M}, {"block_n", block_n}, {"tau", 0.5 / static_cast<double>(shape[1])}});
+  }
+  std::vector<double> topcdf_ms;
+  double topcdf_density = 0;
+  for (int rep = 0; rep < 11; ++rep) {
+    fgattn::TopCdfOptions options;
+    options.block_m = M;
+    const fgattn::Prediction p = fgattn::topcdf_plan_cuda(qv, kv, options);
+    if (rep >= 1) topcdf_ms.push_back(p.report.seconds * 1e3);
+    topcdf_density = p.report.density;
+  }
+  record("predict/topcdf", median(topcdf_ms), topcdf_density, {{"block_m", M}, {"pool", 16}, {"tau", 0.9}});
+
+  const std::string text = records.dump(2) + "\n";
+  if (out_path.empty()) std::cout << text;
+  else std::ofstream(out_path) << text;
+  return 0;
+} catch (const std::exception& e) {
+  std::cerr << "fgattn_bench_predict: error: " << e.what() << "\n";
+  return 1;
+}

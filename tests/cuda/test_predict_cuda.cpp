@@ -85,8 +85,9 @@ TEST(TopCdfCuda, MatchesTheCpuTopCdf) {
       for (double tau : {0.5, 0.9, 1.0}) {
         const std::int64_t Sq = 100 + static_cast<std::int64_t>(rng() % 400), Skv = 1 + static_cast<std::int64_t>(rng() % 900);
         SCOPED_TRACE(::testing::Message() << dtype_name(dtype) << " M=" << M << " tau=" << tau << " Sq=" << Sq << " Skv=" << Skv);
-        const auto q = testutil::random_tensor(rng, dtype, Layout::BSHD, 1, Sq, 2, 128, 3.0f);
-        const auto k = testutil::random_tensor(rng, dtype, Layout::BSHD, 1, Skv, 2, 128, 3.0f);
+        const int D = M == 64 ? 64 : 128;
+        const auto q = testutil::random_tensor(rng, dtype, Layout::BSHD, 1, Sq, 2, D, 3.0f);
+        const auto k = testutil::random_tensor(rng, dtype, Layout::BHSD, 1, Skv, 2, D, 3.0f);
         const DeviceCopy dq(q), dk(k);
         TopCdfOptions options;
         options.block_m = M;

@@ -1,10 +1,9 @@
-// Pass 2 of the GPU Top-CDF: one CTA per (b, h, query pool). Softmax of the pooled logits, then the smallest
-// set of key pools whose mass reaches tau (found by bisection on the probability's bits instead of a sort:
-// pool j is kept iff the mass of the pools more probable than j is below tau * sum), OR-ed into the query
-// block's per-key bits. Key pools that are not self-similar are always kept; a query pool that is not keeps all.
-#include <cub/block/block_reduce.cuh>
-#include <cuda/functional>
-
+// Pass 2 of the GPU Top-CDF: one CTA per plan row (b, h, query block). The block's query pools share each key
+// pool's mean as it is read (coalesced float4 rows); each warp then takes one query pool: softmax over the
+// key pools and the smallest set whose mass reaches tau — found by bisection on the probability's bits, not a
+// sort: pool j is kept iff the mass of the pools more probable than j is below tau * sum. The union over the
+// block's query pools becomes the row's per-key bits. Key pools that are not self-similar are always kept; a
+// query pool that is not makes the row keep every key.
 #include <cmath>
 
 #include "cuda/predict/topcdf_params.h"
@@ -12,89 +11,117 @@
 namespace fgattn::cuda {
 namespace {
 
-constexpr int kThreads = 256;
-using BlockReduce = cub::BlockReduce<float, kThreads>;
+constexpr int kWarps = 8;
+constexpr int kMaxPoolsPerBlock = 16;  // block_m / pool
+constexpr int kMaxDim = 128;
 
-// Sets the bits of keys [begin, end) of one plan row.
-__device__ inline void keep_keys(std::uint64_t* row_bits, int begin, int end) {
-  while (begin < end) {
-    const int word = begin / 64, first = begin % 64, last = min(64, first + (end - begin));
-    const std::uint64_t mask = (last - first == 64 ? ~0ull : ((1ull << (last - first)) - 1)) << first;
-    atomicOr(reinterpret_cast<unsigned long long*>(row_bits + word), static_cast<unsigned long long>(mask));
-    begin += last - first;
-  }
+__device__ inline float warp_sum(float x) {
+  for (int offset = 16; offset > 0; offset >>= 1) x += __shfl_xor_sync(0xffffffffu, x, offset);
+  return x;
+}
+__device__ inline float warp_max(float x) {
+  for (int offset = 16; offset > 0; offset >>= 1) x = fmaxf(x, __shfl_xor_sync(0xffffffffu, x, offset));
+  return x;
 }
 
-__global__ void __launch_bounds__(kThreads) topcdf_bits_kernel(TopCdfBitsParams p) {
-  extern __shared__ float prob[];  // [key pools]
-  __shared__ float q_mean[128];
-  __shared__ typename BlockReduce::TempStorage reduce_storage;
-  __shared__ float broadcast;
+__global__ void __launch_bounds__(kWarps * 32) topcdf_bits_kernel(TopCdfBitsParams p) {
+  extern __shared__ float prob[];  // [pools in this block][key pools], then keep flags [key pools]
+  __shared__ float q_mean[kMaxPoolsPerBlock][kMaxDim];
+  __shared__ int keep_all;
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int q_pools = (p.seq_q + p.pool - 1) / p.pool, k_pools = (p.seq_kv + p.pool - 1) / p.pool;
-  const int bh = blockIdx.x / q_pools, qp = blockIdx.x % q_pools;
-  const int words = (p.seq_kv + 63) / 64, query_blocks = (p.seq_q + p.block_m - 1) / p.block_m;
-  std::uint64_t* row_bits = p.bits + (static_cast<std::int64_t>(bh) * query_blocks + qp * p.pool / p.block_m) * words;
-  const std::int64_t k_base = static_cast<std::int64_t>(bh) * k_pools;
+  const int query_blocks = (p.seq_q + p.block_m - 1) / p.block_m;
+  const int bh = blockIdx.x / query_blocks, qb = blockIdx.x % query_blocks;
+  const int first_pool = qb * (p.block_m / p.pool), pools = min(p.block_m / p.pool, q_pools - first_pool);
+  const int words = (p.seq_kv + 63) / 64;
+  std::uint64_t* row_bits = p.bits + static_cast<std::int64_t>(blockIdx.x) * words;
+  unsigned char* keep = reinterpret_cast<unsigned char*>(prob + pools * k_pools);
+  const std::int64_t k_base = static_cast<std::int64_t>(bh) * k_pools, q_base = static_cast<std::int64_t>(bh) * q_pools + first_pool;
 
-  if (p.tau >= 1.f || !p.q_similar[static_cast<std::int64_t>(bh) * q_pools + qp]) {
-    for (int w = threadIdx.x; w < words; w += kThreads) keep_keys(row_bits, w * 64, min(p.seq_kv, (w + 1) * 64));
+  if (threadIdx.x == 0) {
+    keep_all = p.tau >= 1.f;
+    for (int i = 0; i < pools; ++i) keep_all |= !p.q_similar[q_base + i];
+  }
+  for (int i = threadIdx.x; i < pools * p.head_dim; i += blockDim.x)
+    q_mean[i / p.head_dim][i % p.head_dim] = p.q_means[(q_base + i / p.head_dim) * p.head_dim + i % p.head_dim];
+  for (int j = threadIdx.x; j < k_pools; j += blockDim.x) keep[j] = !p.k_similar[k_base + j];
+  __syncthreads();
+  if (keep_all) {
+    for (int w = threadIdx.x; w < words; w += blockDim.x) {
+      const int valid = min(64, p.seq_kv - w * 64);
+      row_bits[w] = valid == 64 ? ~0ull : (1ull << valid) - 1;
+    }
     return;
   }
-  for (int d = threadIdx.x; d < p.head_dim; d += kThreads)
-    q_mean[d] = p.q_means[(static_cast<std::int64_t>(bh) * q_pools + qp) * p.head_dim + d];
+
+  // Pooled logits: each warp reads whole key-pool means (lane: 4 consecutive dims) and dots them with every
+  // query pool of the block.
+  const int dims_per_lane = p.head_dim / 32;  // 2 or 4
+  for (int j = warp; j < k_pools; j += kWarps) {
+    float k_part[4] = {};
+    const float* k_mean = p.k_means + (k_base + j) * p.head_dim + lane * dims_per_lane;
+    for (int d = 0; d < dims_per_lane; ++d) k_part[d] = k_mean[d];
+    for (int i = 0; i < pools; ++i) {
+      float dot = 0.f;
+      for (int d = 0; d < dims_per_lane; ++d) dot += k_part[d] * q_mean[i][lane * dims_per_lane + d];
+      dot = warp_sum(dot);
+      if (lane == 0) prob[i * k_pools + j] = dot * p.scale;
+    }
+  }
   __syncthreads();
 
-  float local_max = -INFINITY;
-  for (int j = threadIdx.x; j < k_pools; j += kThreads) {
-    const float* k_mean = p.k_means + (k_base + j) * p.head_dim;
-    float dot = 0.f;
-    for (int d = 0; d < p.head_dim; ++d) dot += q_mean[d] * k_mean[d];
-    prob[j] = dot * p.scale;
-    local_max = fmaxf(local_max, prob[j]);
+  for (int i = warp; i < pools; i += kWarps) {
+    float* row = prob + i * k_pools;
+    float m = -INFINITY;
+    for (int j = lane; j < k_pools; j += 32) m = fmaxf(m, row[j]);
+    m = warp_max(m);
+    float sum = 0.f;
+    for (int j = lane; j < k_pools; j += 32) {
+      row[j] = expf(row[j] - m);
+      sum += row[j];
+    }
+    const float target = p.tau * warp_sum(sum);
+    // Smallest x (as float bits: probabilities are >= 0, so their bits order like their values) with
+    // mass(p > x) < target; pool j is kept iff p_j >= x. The largest probability is exactly 1.
+    unsigned lo = 0, hi = __float_as_uint(1.0f) + 1;
+    while (lo < hi) {
+      const unsigned mid = lo + (hi - lo) / 2;
+      float mass = 0.f;
+      for (int j = lane; j < k_pools; j += 32)
+        if (__float_as_uint(row[j]) > mid) mass += row[j];
+      if (warp_sum(mass) < target) hi = mid; else lo = mid + 1;
+    }
+    for (int j = lane; j < k_pools; j += 32)
+      if (__float_as_uint(row[j]) >= lo) keep[j] = 1;  // benign race: every writer stores 1
   }
-  const float block_max = BlockReduce(reduce_storage).Reduce(local_max, ::cuda::maximum<>{});
-  if (threadIdx.x == 0) broadcast = block_max;
   __syncthreads();
-  const float max_logit = broadcast;
-  float local_sum = 0.f;
-  for (int j = threadIdx.x; j < k_pools; j += kThreads) {
-    prob[j] = expf(prob[j] - max_logit);
-    local_sum += prob[j];
-  }
-  __syncthreads();  // reduce_storage is reused
-  const float block_sum = BlockReduce(reduce_storage).Sum(local_sum);
-  if (threadIdx.x == 0) broadcast = block_sum;
-  __syncthreads();
-  const float target = p.tau * broadcast;
 
-  // Smallest x (as float bits; probabilities are >= 0 so their bits order like their values) with
-  // mass(p > x) < target; then pool j is kept iff p_j >= x.
-  unsigned lo = 0, hi = __float_as_uint(1.0f) + 1;  // the largest probability is exactly 1
-  while (lo < hi) {
-    const unsigned mid = lo + (hi - lo) / 2;
-    float local = 0.f;
-    for (int j = threadIdx.x; j < k_pools; j += kThreads)
-      if (__float_as_uint(prob[j]) > mid) local += prob[j];
-    __syncthreads();
-    const float mass = BlockReduce(reduce_storage).Sum(local);
-    if (threadIdx.x == 0) broadcast = mass;
-    __syncthreads();
-    if (broadcast < target) hi = mid; else lo = mid + 1;
+  for (int w = threadIdx.x; w < words; w += blockDim.x) {
+    std::uint64_t word = 0;
+    for (int bit = 0; bit < 64 && w * 64 + bit < p.seq_kv; ++bit)
+      if (keep[(w * 64 + bit) / p.pool]) word |= 1ull << bit;
+    row_bits[w] = word;
   }
-  for (int j = threadIdx.x; j < k_pools; j += kThreads)
-    if (__float_as_uint(prob[j]) >= lo || !p.k_similar[k_base + j]) keep_keys(row_bits, j * p.pool, min(p.seq_kv, (j + 1) * p.pool));
 }
 
 }  // namespace
 
+std::size_t topcdf_smem_bytes(int block_m, int pool, int seq_kv) {
+  const std::size_t k_pools = static_cast<std::size_t>((seq_kv + pool - 1) / pool);
+  return static_cast<std::size_t>(block_m / pool) * k_pools * sizeof(float) + k_pools;
+}
+
 cudaError_t launch_topcdf_bits(const TopCdfBitsParams& p, cudaStream_t stream) {
-  if (p.head_dim > 128 || p.pool < 1 || p.block_m % p.pool != 0) return cudaErrorInvalidValue;
-  const int q_pools = (p.seq_q + p.pool - 1) / p.pool, k_pools = (p.seq_kv + p.pool - 1) / p.pool;
-  const int smem = k_pools * static_cast<int>(sizeof(float));
+  if (p.head_dim > kMaxDim || p.head_dim % 32 != 0 || p.pool < 1 || p.block_m % p.pool != 0 ||
+      p.block_m / p.pool > kMaxPoolsPerBlock)
+    return cudaErrorInvalidValue;
+  const auto smem = static_cast<int>(topcdf_smem_bytes(p.block_m, p.pool, p.seq_kv));
   if (cudaError_t e = cudaFuncSetAttribute(topcdf_bits_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
       e != cudaSuccess)
     return e;
-  topcdf_bits_kernel<<<static_cast<unsigned>(p.batch_heads) * static_cast<unsigned>(q_pools), kThreads, smem, stream>>>(p);
+  const int query_blocks = (p.seq_q + p.block_m - 1) / p.block_m;
+  topcdf_bits_kernel<<<static_cast<unsigned>(p.batch_heads) * static_cast<unsigned>(query_blocks), kWarps * 32, smem,
+                       stream>>>(p);
   return cudaGetLastError();
 }
 

@@ -47,14 +47,16 @@ Prediction topcdf_plan_cuda(const TensorView& q, const TensorView& k, const TopC
   if (o.pool < 1 || o.block_m % o.pool != 0)
     throw Error("pool", fmt::format("{} must divide block_m = {} on the GPU", o.pool, o.block_m));
   if (!(o.tau >= 0 && o.tau <= 1)) throw Error("tau", fmt::format("must be in [0, 1], got {}", o.tau));
-  if ((k.seq() + o.pool - 1) / o.pool > 12 * 1024)
-    throw Error("k", fmt::format("{} key pools exceed the 12288 one CTA holds in shared memory", (k.seq() + o.pool - 1) / o.pool));
+  if (o.block_m / o.pool > 16) throw Error("pool", fmt::format("block_m / pool = {} exceeds 16 on the GPU", o.block_m / o.pool));
+  constexpr std::size_t kSharedMemoryLimit = 227 * 1024;  // per CTA on sm_90
+  if (topcdf_smem_bytes(o.block_m, o.pool, static_cast<int>(k.seq())) > kSharedMemoryLimit)
+    throw Error("k", fmt::format("{} keys in pools of {} need more shared memory than one CTA has; use a larger pool",
+                                 k.seq(), o.pool));
 
   Plan plan = plan_shell(q, k, o.block_m);
   const std::int64_t words = (plan.seq_kv + 63) / 64;
   auto bits = device_alloc<std::uint64_t>(static_cast<std::size_t>(plan.rows() * words), "bits");
   GpuTimer timer;
-  check_cuda(cudaMemsetAsync(bits.get(), 0, static_cast<std::size_t>(plan.rows() * words) * sizeof(std::uint64_t)), "bits");
   const Pooled qp = pool(q, o.pool, o.sim_threshold), kp = pool(k, o.pool, o.sim_threshold);
   TopCdfBitsParams p;
   p.q_means = qp.means.get();

@@ -12,6 +12,21 @@ void check_cuda(cudaError_t e, const char* what) {
   if (e != cudaSuccess) throw Error(what, fmt::format("CUDA error: {}", cudaGetErrorString(e)));
 }
 
+void* pool_alloc(std::size_t bytes, const char* what) {
+  static const cudaError_t pool_ready = [] {
+    int device = 0;
+    cudaMemPool_t pool{};
+    if (cudaError_t e = cudaGetDevice(&device); e != cudaSuccess) return e;
+    if (cudaError_t e = cudaDeviceGetDefaultMemPool(&pool, device); e != cudaSuccess) return e;
+    std::uint64_t keep_everything = ~std::uint64_t{0};
+    return cudaMemPoolSetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &keep_everything);
+  }();
+  check_cuda(pool_ready, what);
+  void* p = nullptr;
+  check_cuda(cudaMallocAsync(&p, bytes, nullptr), what);
+  return p;
+}
+
 void check_predictor_operands(const TensorView& q, const TensorView& k) {
   for (const auto& [t, name] : {std::pair{&q, "q"}, std::pair{&k, "k"}}) {
     if (t->device != Device::cuda) throw Error(name, "must be a CUDA tensor for the GPU predictor");

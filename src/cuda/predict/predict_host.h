@@ -13,17 +13,18 @@ namespace fgattn::cuda {
 
 void check_cuda(cudaError_t e, const char* what);
 
+// Scratch comes from the device's stream-ordered memory pool (kept, not released, between calls), so a repeated
+// prediction does not pay cudaMalloc's synchronous cost for its hundreds of megabytes.
+void* pool_alloc(std::size_t bytes, const char* what);
 struct DeviceFree {
-  void operator()(void* p) const { cudaFree(p); }
+  void operator()(void* p) const { cudaFreeAsync(p, nullptr); }
 };
 template <typename T>
 using DeviceBuffer = std::unique_ptr<T, DeviceFree>;
 
 template <typename T>
 DeviceBuffer<T> device_alloc(std::size_t count, const char* what) {
-  void* p = nullptr;
-  check_cuda(cudaMalloc(&p, (count > 0 ? count : 1) * sizeof(T)), what);
-  return DeviceBuffer<T>(static_cast<T*>(p));
+  return DeviceBuffer<T>(static_cast<T*>(pool_alloc((count > 0 ? count : 1) * sizeof(T), what)));
 }
 
 // q/k of a GPU predictor: CUDA, bf16/f16, D = 64 or 128, 16-byte aligned rows. Throws fgattn::Error.

@@ -46,22 +46,18 @@ __global__ void plan_fill_kernel(BitsToPlanParams p) {
   const int lane = threadIdx.x % 32, words = (p.seq_kv + 63) / 64;
   if (row >= p.rows) return;
   const std::uint64_t* bits = p.bits + row * words;
-  std::int64_t base = p.offsets[row];
-  for (int w0 = 0; w0 < words; w0 += 32) {
-    const int w = w0 + lane;
-    std::uint64_t word = w < words ? grouped_word(bits, w, words, p.block_n, p.seq_kv) : 0ull;
-    const int n = __popcll(word);
-    int before = n;  // inclusive scan across the warp, then make it exclusive
-    for (int offset = 1; offset < 32; offset <<= 1) {
-      const int other = __shfl_up_sync(0xffffffffu, before, offset);
-      if (lane >= offset) before += other;
-    }
-    std::int32_t* out = p.indices + base + (before - n);
-    while (word) {  // keys in ascending order: lowest set bit first
-      *out++ = w * 64 + __ffsll(static_cast<long long>(word)) - 1;
-      word &= word - 1;
-    }
-    base += __shfl_sync(0xffffffffu, before, 31);
+  // Word by word, each lane owns two bits; a ballot gives every kept key its place, so the warp writes the
+  // row's indices in order and coalesced.
+  std::int32_t* out = p.indices + p.offsets[row];
+  const unsigned lanes_below = (1u << lane) - 1u;
+  for (int w = 0; w < words; ++w) {
+    const std::uint64_t word = grouped_word(bits, w, words, p.block_n, p.seq_kv);
+    if (word == 0) continue;
+    const bool low = (word >> lane) & 1u, high = (word >> (32 + lane)) & 1u;
+    const unsigned low_mask = __ballot_sync(0xffffffffu, low), high_mask = __ballot_sync(0xffffffffu, high);
+    if (low) out[__popc(low_mask & lanes_below)] = w * 64 + lane;
+    if (high) out[__popc(low_mask) + __popc(high_mask & lanes_below)] = w * 64 + 32 + lane;
+    out += __popc(low_mask) + __popc(high_mask);
   }
 }
 

@@ -54,16 +54,25 @@ __global__ void __launch_bounds__(kWarps * 32) topcdf_bits_kernel(TopCdfBitsPara
     return;
   }
 
-  // Pooled logits: each warp reads whole key-pool means (lane: 4 consecutive dims) and dots them with every
-  // query pool of the block.
+  // Pooled logits: each warp reads whole key-pool means (lane: dims lane*dpl .. +dpl, coalesced) and dots them
+  // with every query pool of the block, whose means each lane keeps in registers.
   const int dims_per_lane = p.head_dim / 32;  // 2 or 4
+  float q_reg[kMaxPoolsPerBlock][4];
+#pragma unroll
+  for (int i = 0; i < kMaxPoolsPerBlock; ++i)
+#pragma unroll
+    for (int d = 0; d < 4; ++d) q_reg[i][d] = i < pools && d < dims_per_lane ? q_mean[i][lane * dims_per_lane + d] : 0.f;
   for (int j = warp; j < k_pools; j += kWarps) {
-    float k_part[4] = {};
+    float k_part[4];
     const float* k_mean = p.k_means + (k_base + j) * p.head_dim + lane * dims_per_lane;
-    for (int d = 0; d < dims_per_lane; ++d) k_part[d] = k_mean[d];
-    for (int i = 0; i < pools; ++i) {
+#pragma unroll
+    for (int d = 0; d < 4; ++d) k_part[d] = d < dims_per_lane ? k_mean[d] : 0.f;
+#pragma unroll
+    for (int i = 0; i < kMaxPoolsPerBlock; ++i) {
+      if (i >= pools) break;
       float dot = 0.f;
-      for (int d = 0; d < dims_per_lane; ++d) dot += k_part[d] * q_mean[i][lane * dims_per_lane + d];
+#pragma unroll
+      for (int d = 0; d < 4; ++d) dot += k_part[d] * q_reg[i][d];
       dot = warp_sum(dot);
       if (lane == 0) prob[i * k_pools + j] = dot * p.scale;
     }

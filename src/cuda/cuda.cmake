@@ -17,3 +17,4 @@ set_target_properties(fgattn PROPERTIES CUDA_ARCHITECTURES OFF CUDA_STANDARD 17 
 target_compile_options(fgattn PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:
   -gencode=arch=compute_90a,code=sm_90a -O3 --use_fast_math -DNDEBUG -lineinfo
   -Xptxas=--warn-on-spills --expt-relaxed-constexpr -Xcompiler=-Wall>)
+include(${PROJECT_SOURCE_DIR}/bench/bench.cmake OPTIONAL)

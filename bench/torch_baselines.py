@@ -1,0 +1,109 @@
+#!/usr/bin/env python3
+"""Baselines for fgattn_bench, same shapes, same run (scripts/gpu-check): cuDNN attention through torch SDPA (dense)
+and FlexAttention with a random 128x128 block mask at the same kept fractions. Median CUDA-event time after
+warm-up, random non-zero bf16 inputs, outputs checked finite. FLOPs counted: attended = 4*D*kept (query, key)
+pairs (QK^T + PV), summed over batch and heads; dense SDPA attends all S*S pairs."""
+import argparse
+import datetime
+import json
+import math
+
+import torch
+from torch.nn.attention import SDPBackend, sdpa_kernel
+
+SHAPES = [("wan480", 1, 12, 32760, 128), ("wan720", 1, 12, 75600, 128), ("cogvideox_d64", 1, 48, 17776, 64)]
+DENSITIES = [1.0, 0.5, 0.25, 0.10, 0.05]
+
+
+def median_ms(fn, reps):
+    for _ in range(3):
+        fn()
+    torch.cuda.synchronize()
+    times = []
+    for _ in range(reps):
+        a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        a.record()
+        fn()
+        b.record()
+        b.synchronize()
+        times.append(a.elapsed_time(b))
+    times.sort()
+    return times[len(times) // 2], times[0], times[-1]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", default="bench_torch.json")
+    ap.add_argument("--reps", type=int, default=20)
+    ap.add_argument("--quick", action="store_true")
+    args = ap.parse_args()
+    dev = torch.cuda.get_device_name(0)
+    date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    common = {"device": dev, "date": date, "dtype": "bf16", "torch": torch.__version__, "cuda_runtime": torch.version.cuda,
+              "cudnn": torch.backends.cudnn.version(),
+              "flops_counted": "attended: 4*D*kept (query,key) pairs (QK^T + PV)"}
+    records = []
+
+    def save():
+        with open(args.out, "w") as f:
+            json.dump(records, f, indent=1)
+
+    from torch.nn.attention.flex_attention import create_block_mask, flex_attention
+    flex = torch.compile(flex_attention, dynamic=False)
+    shapes = SHAPES[:1] if args.quick else SHAPES
+    gen = torch.Generator(device="cuda").manual_seed(0)
+    for name, B, H, S, D in shapes:
+        shape = f"{name} B{B} H{H} S{S} D{D}"
+        q, k, v = (torch.rand(B, H, S, D, device="cuda", dtype=torch.bfloat16, generator=gen) * 4 - 2 for _ in range(3))
+        out = torch.full_like(q, float("nan"))
+        # cuDNN SDPA, dense
+        try:
+            def run_sdpa():
+                with sdpa_kernel(SDPBackend.CUDNN_ATTENTION):
+                    out.copy_(torch.nn.functional.scaled_dot_product_attention(q, k, v))
+            ms, lo, hi = median_ms(run_sdpa, args.reps)
+            pairs = B * H * S * S
+            rec = dict(common, shape=shape, backend="cuDNN SDPA (torch)", granularity="dense", density=1.0, ms=ms, ms_min=lo,
+                       ms_max=hi, tflops_attended=4 * D * pairs / (ms * 1e-3) / 1e12, nonfinite_outputs=int((~torch.isfinite(out)).sum()))
+        except Exception as e:  # recorded, not hidden
+            rec = dict(common, shape=shape, backend="cuDNN SDPA (torch)", granularity="dense", density=1.0, error=repr(e)[:300])
+        records.append(rec)
+        print(json.dumps(rec), flush=True)
+        save()
+        # FlexAttention, random 128x128 block mask at the same kept fraction
+        nb = math.ceil(S / 128)
+        sizes = torch.full((nb,), 128, device="cuda", dtype=torch.float64)
+        sizes[-1] = S - 128 * (nb - 1)
+        for density in DENSITIES:
+            keep = torch.rand(H, nb, nb, device="cuda", generator=gen) < density
+            if density >= 1.0:
+                keep[:] = True
+            keep[:, :, 0] |= ~keep.any(dim=2)  # no empty query block (flex would return NaN-free zeros anyway)
+
+            def mask_mod(b, h, qi, kv):
+                return keep[h, qi // 128, kv // 128]
+
+            try:
+                bm = create_block_mask(mask_mod, B, H, S, S, device="cuda", BLOCK_SIZE=128)
+                out.fill_(float("nan"))
+
+                def run_flex():
+                    out.copy_(flex(q, k, v, block_mask=bm))
+                ms, lo, hi = median_ms(run_flex, args.reps)
+                pairs = B * float(torch.einsum("hij,i,j->", keep.double(), sizes, sizes))
+                rec = dict(common, shape=shape, backend="FlexAttention (torch, Triton)", granularity="128x128 blocks",
+                           density=float(keep.double().mean()), target_density=density, ms=ms, ms_min=lo, ms_max=hi,
+                           tflops_attended=4 * D * pairs / (ms * 1e-3) / 1e12,
+                           nonfinite_outputs=int((~torch.isfinite(out)).sum()))
+            except Exception as e:
+                rec = dict(common, shape=shape, backend="FlexAttention (torch, Triton)", granularity="128x128 blocks",
+                           density=density, error=repr(e)[:300])
+            records.append(rec)
+            print(json.dumps(rec), flush=True)
+            save()
+        del q, k, v, out
+        torch.cuda.empty_cache()
+
+
+if __name__ == "__main__":
+    main()

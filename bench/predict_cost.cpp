@@ -1,6 +1,6 @@
 // Cost of the GPU predictors against dense attention in the same run (issue 4): Wan 480p shape from the
 // video-like generator, bf16. Medians of CUDA-event timings after warm-up; one JSON record per backend.
-//   fgattn_bench_predict [--preset wan480p] [--out FILE]
+//   build/cuda/bench/fgattn_bench_predict [--preset wan480p] [--out FILE]
 #include <cuda_runtime.h>
 #include <fmt/chrono.h>
 #include <fmt/format.h>

@@ -1,5 +1,6 @@
 #pragma once
-// The gathered M x 1 sparse attention forward, step 1 (mma.sync + cp.async, two-stage pipeline).
+// The gathered M x 1 sparse attention forward, step 2 (mma.sync + cp.async, two-stage pipeline,
+// two CTAs per SM: Q fragments re-read from shared memory each tile).
 // One CTA runs one plan row (b, h, query block): BLK_M queries against that row's sorted key list, taken in
 // tiles of BLK_N gathered keys. Warp w owns query rows [16 w, 16 w + 16). Per tile:
 //   S = Q K^T (m16n8k16, Q fragments in registers) -> online softmax (exp2) -> O += P V.
@@ -16,7 +17,7 @@
 namespace fgattn::cuda {
 
 template <typename T, typename Cfg>
-__global__ void __launch_bounds__(Cfg::kThreads, 1) attention_gather_kernel(const __grid_constant__ AttentionParams p) {
+__global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinCtasPerSm) attention_gather_kernel(const __grid_constant__ AttentionParams p) {
   constexpr int D = Cfg::kHeadDim, kN = Cfg::kBlockN, kC = Cfg::kChunks;
   constexpr int kKSteps = D / 16;     // k-steps of S = Q K^T
   constexpr int kSTiles = kN / 8;     // 8-key accumulator tiles of S
@@ -57,18 +58,12 @@ __global__ void __launch_bounds__(Cfg::kThreads, 1) attention_gather_kernel(cons
     ptx::cp_async_commit();  // group 1: tile 1 (maybe empty)
   }
 
-  std::uint32_t qf[kKSteps][4];  // Q fragments (A operand), loaded once
   for (int tile = 0; tile < num_tiles; ++tile) {
     const int stage = tile % Cfg::kStages;
     const T* k_s = sk + stage * Cfg::kKvTileElems;
     const T* v_s = sv + stage * Cfg::kKvTileElems;
     ptx::cp_async_wait<1>();  // all groups but the newest: tile `tile` has landed
     __syncthreads();
-    if (tile == 0) {
-#pragma unroll
-      for (int ks = 0; ks < kKSteps; ++ks)
-        ptx::ldmatrix_x4(qf[ks], ptx::smem_addr(sq_warp + swizzled(lane % 16, 2 * ks + lane / 16, kC)));
-    }
     // S = Q K^T, (16, BLK_N) per warp
     float s[kSTiles][4];
 #pragma unroll
@@ -76,15 +71,19 @@ __global__ void __launch_bounds__(Cfg::kThreads, 1) attention_gather_kernel(cons
 #pragma unroll
       for (int e = 0; e < 4; ++e) s[j][e] = 0.f;
 #pragma unroll
-    for (int ks = 0; ks < kKSteps; ++ks)
+    for (int ks = 0; ks < kKSteps; ++ks) {
+      // Q fragments (A operand) re-read from shared memory each tile: registers go to two CTAs per SM instead.
+      std::uint32_t qf[4];
+      ptx::ldmatrix_x4(qf, ptx::smem_addr(sq_warp + swizzled(lane % 16, 2 * ks + lane / 16, kC)));
 #pragma unroll
       for (int j = 0; j < kSTiles; j += 2) {
         std::uint32_t kf[4];
         const int krow = 8 * j + (lane / 16) * 8 + lane % 8;
         ptx::ldmatrix_x4(kf, ptx::smem_addr(k_s + swizzled(krow, 2 * ks + (lane / 8) % 2, kC)));
-        ptx::mma_16816<T>(s[j], qf[ks], kf[0], kf[1]);
-        ptx::mma_16816<T>(s[j + 1], qf[ks], kf[2], kf[3]);
+        ptx::mma_16816<T>(s[j], qf, kf[0], kf[1]);
+        ptx::mma_16816<T>(s[j + 1], qf, kf[2], kf[3]);
       }
+    }
     float rescale[2];
     softmax.step(s, min(kN, key_count - tile * kN), p.scale_log2, rescale);
 #pragma unroll

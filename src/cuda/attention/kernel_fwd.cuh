@@ -1,6 +1,6 @@
 #pragma once
 // The gathered M x 1 sparse attention forward, step 2 (mma.sync + cp.async, two-stage pipeline,
-// two CTAs per SM: Q fragments re-read from shared memory each tile).
+// two CTAs per SM where registers allow).
 // One CTA runs one plan row (b, h, query block): BLK_M queries against that row's sorted key list, taken in
 // tiles of BLK_N gathered keys. Warp w owns query rows [16 w, 16 w + 16). Per tile:
 //   S = Q K^T (m16n8k16, Q fragments in registers) -> online softmax (exp2) -> O += P V.
@@ -58,6 +58,10 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinCtasPerSm) attention_g
     ptx::cp_async_commit();  // group 1: tile 1 (maybe empty)
   }
 
+  // Q fragments (A operand): kept in registers when one CTA per SM leaves room, else re-read from shared
+  // memory each tile (two CTAs per SM under the 128-register cap).
+  constexpr bool kQInRegisters = Cfg::kMinCtasPerSm == 1;
+  std::uint32_t qf_regs[kQInRegisters ? kKSteps : 1][4];
   for (int tile = 0; tile < num_tiles; ++tile) {
     const int stage = tile % Cfg::kStages;
     const T* k_s = sk + stage * Cfg::kKvTileElems;
@@ -72,9 +76,13 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinCtasPerSm) attention_g
       for (int e = 0; e < 4; ++e) s[j][e] = 0.f;
 #pragma unroll
     for (int ks = 0; ks < kKSteps; ++ks) {
-      // Q fragments (A operand) re-read from shared memory each tile: registers go to two CTAs per SM instead.
-      std::uint32_t qf[4];
-      ptx::ldmatrix_x4(qf, ptx::smem_addr(sq_warp + swizzled(lane % 16, 2 * ks + lane / 16, kC)));
+      std::uint32_t qf_smem[4];
+      if constexpr (kQInRegisters) {
+        if (tile == 0) ptx::ldmatrix_x4(qf_regs[ks], ptx::smem_addr(sq_warp + swizzled(lane % 16, 2 * ks + lane / 16, kC)));
+      } else {
+        ptx::ldmatrix_x4(qf_smem, ptx::smem_addr(sq_warp + swizzled(lane % 16, 2 * ks + lane / 16, kC)));
+      }
+      const std::uint32_t(&qf)[4] = kQInRegisters ? qf_regs[ks] : qf_smem;
 #pragma unroll
       for (int j = 0; j < kSTiles; j += 2) {
         std::uint32_t kf[4];

@@ -17,9 +17,10 @@ struct TileConfig {
   static constexpr int kThreads = kWarps * 32;
   static constexpr int kChunks = HeadDim / 8;  // 16-byte chunks per row (8 bf16/f16 elements each)
   static constexpr int kElemBytes = 2;
-  // Two CTAs per SM where the O and S accumulators fit under the 128-register cap without spilling in the
-  // main loop (D = 64); D = 128 with 256 threads would spill there, so it keeps one CTA of 8 warps per SM.
-  static constexpr int kMinCtasPerSm = (HeadDim == 64 || BlockM == 64) ? 2 : 1;
+  // Measured (bench/results/STEPS.md): a 128-register cap for two CTAs per SM pays only for D = 64, M = 128
+  // (8 warps, Q re-read from smem each tile). Elsewhere one CTA's register budget keeps Q in registers: D = 128,
+  // M = 128 would spill under the cap, and the M = 64 tiles already fit two CTAs (shared memory) at full registers.
+  static constexpr int kMinCtasPerSm = (HeadDim == 64 && BlockM == 128) ? 2 : 1;
   static constexpr int kQElems = BlockM * HeadDim;      // (BLK_M, D)
   static constexpr int kKvTileElems = kBlockN * HeadDim;  // (BLK_N, D)
   static constexpr int kSmemBytes = (kQElems + 2 * kStages * kKvTileElems) * kElemBytes;

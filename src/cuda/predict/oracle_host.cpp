@@ -12,8 +12,7 @@ namespace fgattn {
 Prediction oracle_plan_cuda(const TensorView& q, const TensorView& k, const OracleOptions& options) {
   using namespace fgattn::cuda;
   check_predictor_operands(q, k);
-  if (options.block_m != 64 && options.block_m != 128)
-    throw Error("block_m", fmt::format("{} is not supported on the GPU; built: 64, 128", options.block_m));
+  check_block_m(options.block_m);
   const int n = options.block_n;
   if (!(n >= 1 && ((n <= 64 && 64 % n == 0) || n % 64 == 0)))
     throw Error("block_n", fmt::format("{} must divide 64 or be a multiple of 64", n));

@@ -8,10 +8,6 @@
 
 namespace fgattn::cuda {
 
-void check_cuda(cudaError_t e, const char* what) {
-  if (e != cudaSuccess) throw Error(what, fmt::format("CUDA error: {}", cudaGetErrorString(e)));
-}
-
 void* pool_alloc(std::size_t bytes, const char* what) {
   static const cudaError_t pool_ready = [] {
     int device = 0;
@@ -28,19 +24,8 @@ void* pool_alloc(std::size_t bytes, const char* what) {
 }
 
 void check_predictor_operands(const TensorView& q, const TensorView& k) {
-  for (const auto& [t, name] : {std::pair{&q, "q"}, std::pair{&k, "k"}}) {
-    if (t->device != Device::cuda) throw Error(name, "must be a CUDA tensor for the GPU predictor");
-    if (t->dtype != DType::bf16 && t->dtype != DType::f16)
-      throw Error(name, fmt::format("dtype {} is not supported on the GPU; supported: bf16, f16", dtype_name(t->dtype)));
-    if (t->head_dim() != 64 && t->head_dim() != 128)
-      throw Error(name, fmt::format("head dim {} is not supported; built: 64, 128", t->head_dim()));
-    if (t->strides[3] != 1) throw Error(name, "the head dimension must be contiguous (stride 1)");
-    if (reinterpret_cast<std::uintptr_t>(t->data) % 16 != 0) throw Error(name, "data must be 16-byte aligned");
-    for (int i = 0; i < 3; ++i)
-      if (t->strides[i] % 8 != 0)
-        throw Error(name, fmt::format("stride {} of dim {} must be a multiple of 8 elements (16 bytes)", t->strides[i], i));
-    if (t->seq() > (1 << 30)) throw Error(name, "sequence longer than 2^30 tokens");
-  }
+  check_gpu_operand(q, "q");
+  check_gpu_operand(k, "k");
   if (k.dtype != q.dtype) throw Error("k", "dtype must equal q's");
   if (k.batch() != q.batch() || k.heads() != q.heads() || k.head_dim() != q.head_dim())
     throw Error("k", fmt::format("shape {} must be [B, Skv, H, D] with B, H, D of q {}", shape_string(k.shape),

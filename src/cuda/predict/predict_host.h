@@ -5,13 +5,12 @@
 
 #include <memory>
 
+#include "cuda/common/checks.h"
 #include "cuda/predict/oracle_params.h"
 #include "fgattn/plan.h"
 #include "fgattn/tensor.h"
 
 namespace fgattn::cuda {
-
-void check_cuda(cudaError_t e, const char* what);
 
 // Scratch comes from the device's stream-ordered memory pool (kept, not released, between calls), so a repeated
 // prediction does not pay cudaMalloc's synchronous cost for its hundreds of megabytes.
@@ -27,7 +26,7 @@ DeviceBuffer<T> device_alloc(std::size_t count, const char* what) {
   return DeviceBuffer<T>(static_cast<T*>(pool_alloc((count > 0 ? count : 1) * sizeof(T), what)));
 }
 
-// q/k of a GPU predictor: CUDA, bf16/f16, D = 64 or 128, 16-byte aligned rows. Throws fgattn::Error.
+// q/k of a GPU predictor: GPU operands (checks.h) of equal dtype, batch, heads and head dim.
 void check_predictor_operands(const TensorView& q, const TensorView& k);
 ElementType element_type(const TensorView& t);
 

@@ -42,8 +42,7 @@ Pooled pool(const TensorView& x, int pool_size, double sim_threshold) {
 Prediction topcdf_plan_cuda(const TensorView& q, const TensorView& k, const TopCdfOptions& o) {
   using namespace fgattn::cuda;
   check_predictor_operands(q, k);
-  if (o.block_m != 64 && o.block_m != 128)
-    throw Error("block_m", fmt::format("{} is not supported on the GPU; built: 64, 128", o.block_m));
+  check_block_m(o.block_m);
   if (o.pool < 1 || o.block_m % o.pool != 0)
     throw Error("pool", fmt::format("{} must divide block_m = {} on the GPU", o.pool, o.block_m));
   if (!(o.tau >= 0 && o.tau <= 1)) throw Error("tau", fmt::format("must be in [0, 1], got {}", o.tau));

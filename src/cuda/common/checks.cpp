@@ -1,0 +1,51 @@
+#include "cuda/common/checks.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <iterator>
+#include <string>
+
+#include "cuda/attention/params.h"
+#include "fgattn/error.h"
+
+namespace fgattn::cuda {
+namespace {
+
+std::string built_list(const int* values, std::size_t n) {
+  std::string s;
+  for (std::size_t i = 0; i < n; ++i) s += (i ? ", " : "") + std::to_string(values[i]);
+  return s;
+}
+
+}  // namespace
+
+void check_cuda(cudaError_t e, const char* what) {
+  if (e != cudaSuccess) throw Error(what, fmt::format("CUDA error: {}", cudaGetErrorString(e)));
+}
+
+void check_gpu_operand(const TensorView& t, const char* name) {
+  if (t.device != Device::cuda) throw Error(name, "must be a CUDA tensor (every operand on one GPU)");
+  if (t.dtype != DType::bf16 && t.dtype != DType::f16)
+    throw Error(name, fmt::format("dtype {} is not supported on the GPU; built: bf16, f16", dtype_name(t.dtype)));
+  const auto* dims = cuda::kBuiltHeadDims;
+  const std::size_t ndims = std::size(cuda::kBuiltHeadDims);
+  if (std::find(dims, dims + ndims, t.head_dim()) == dims + ndims)
+    throw Error(name, fmt::format("head dim {} is not supported; built: {}", t.head_dim(), built_list(dims, ndims)));
+  if (t.strides[3] != 1) throw Error(name, "the head dimension must be contiguous (stride 1)");
+  if (reinterpret_cast<std::uintptr_t>(t.data) % 16 != 0) throw Error(name, "data must be 16-byte aligned");
+  for (int i = 0; i < 3; ++i)
+    if (t.strides[i] % 8 != 0)
+      throw Error(name, fmt::format("stride {} of dim {} must be a multiple of 8 elements (16 bytes)", t.strides[i], i));
+  if (t.seq() >= (std::int64_t{1} << 31) - 128) throw Error(name, "sequence longer than 2^31 - 128 tokens");
+}
+
+void check_block_m(int block_m) {
+  const auto* ms = cuda::kBuiltBlockM;
+  const std::size_t n = std::size(cuda::kBuiltBlockM);
+  if (std::find(ms, ms + n, block_m) == ms + n)
+    throw Error("plan", fmt::format("block_m {} is not supported on the GPU; built: {}", block_m, built_list(ms, n)));
+}
+
+}  // namespace fgattn::cuda

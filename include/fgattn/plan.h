@@ -35,6 +35,10 @@ struct Plan {
 // Checks every rule of the contract; throws fgattn::Error naming the first offending row and the rule.
 void validate(const Plan& plan);
 
+// A plan with these sizes and no rows yet (offsets = {0}): builders and predictors append one row after another,
+// then validate(). Throws fgattn::Error for sizes the contract refuses.
+Plan plan_with_sizes(std::int64_t B, std::int64_t H, std::int64_t Sq, std::int64_t Skv, int block_m);
+
 // Builders. Every builder returns a validated plan.
 Plan dense_plan(std::int64_t B, std::int64_t H, std::int64_t Sq, std::int64_t Skv, int block_m);
 // token_mask: bytes [B, H, Sq, Skv], non-zero = keep. A query block keeps the union of its queries' keys.

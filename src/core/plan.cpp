@@ -49,7 +49,16 @@ std::string row_name(const Plan& p, std::int64_t r) {
   return fmt::format("plan row {} (b={}, h={}, query block {})", r, r / nqb / p.heads, (r / nqb) % p.heads, r % nqb);
 }
 
-Plan empty_plan(std::int64_t B, std::int64_t H, std::int64_t Sq, std::int64_t Skv, int block_m) {
+void close_row(Plan& p) { p.offsets.push_back(static_cast<std::int64_t>(p.indices.size())); }
+
+void check_span_size(std::size_t got, long double want, const char* what) {
+  if (static_cast<long double>(got) != want)
+    throw Error(what, fmt::format("has {} entries, expected {:.0f}", got, static_cast<double>(want)));
+}
+
+}  // namespace
+
+Plan plan_with_sizes(std::int64_t B, std::int64_t H, std::int64_t Sq, std::int64_t Skv, int block_m) {
   check_sizes(B, H, Sq, Skv, block_m);
   Plan p;
   p.batch = B;
@@ -61,15 +70,6 @@ Plan empty_plan(std::int64_t B, std::int64_t H, std::int64_t Sq, std::int64_t Sk
   p.offsets.push_back(0);
   return p;
 }
-
-void close_row(Plan& p) { p.offsets.push_back(static_cast<std::int64_t>(p.indices.size())); }
-
-void check_span_size(std::size_t got, long double want, const char* what) {
-  if (static_cast<long double>(got) != want)
-    throw Error(what, fmt::format("has {} entries, expected {:.0f}", got, static_cast<double>(want)));
-}
-
-}  // namespace
 
 void validate(const Plan& p) {
   check_sizes(p.batch, p.heads, p.seq_q, p.seq_kv, p.block_m);
@@ -100,7 +100,7 @@ void validate(const Plan& p) {
 }
 
 Plan dense_plan(std::int64_t B, std::int64_t H, std::int64_t Sq, std::int64_t Skv, int block_m) {
-  Plan p = empty_plan(B, H, Sq, Skv, block_m);
+  Plan p = plan_with_sizes(B, H, Sq, Skv, block_m);
   p.indices.reserve(static_cast<std::size_t>(p.rows() * Skv));
   for (std::int64_t r = 0; r < p.rows(); ++r) {
     for (std::int64_t j = 0; j < Skv; ++j) p.indices.push_back(static_cast<std::int32_t>(j));
@@ -111,7 +111,7 @@ Plan dense_plan(std::int64_t B, std::int64_t H, std::int64_t Sq, std::int64_t Sk
 
 Plan plan_from_token_mask(std::span<const std::uint8_t> mask, std::int64_t B, std::int64_t H, std::int64_t Sq,
                           std::int64_t Skv, int block_m) {
-  Plan p = empty_plan(B, H, Sq, Skv, block_m);
+  Plan p = plan_with_sizes(B, H, Sq, Skv, block_m);
   check_span_size(mask.size(), static_cast<long double>(B) * H * Sq * Skv, "token_mask");
   std::vector<std::uint8_t> keep(static_cast<std::size_t>(Skv));
   for (std::int64_t b = 0; b < B; ++b)
@@ -131,7 +131,7 @@ Plan plan_from_token_mask(std::span<const std::uint8_t> mask, std::int64_t B, st
 
 Plan plan_from_bitmask(std::span<const std::uint64_t> bits, std::int64_t B, std::int64_t H, std::int64_t Sq,
                        std::int64_t Skv, int block_m) {
-  Plan p = empty_plan(B, H, Sq, Skv, block_m);
+  Plan p = plan_with_sizes(B, H, Sq, Skv, block_m);
   const std::int64_t words = (Skv + 63) / 64;
   check_span_size(bits.size(), static_cast<long double>(p.rows()) * words, "bitmask");
   for (std::int64_t r = 0; r < p.rows(); ++r) {
@@ -150,7 +150,7 @@ Plan plan_from_bitmask(std::span<const std::uint64_t> bits, std::int64_t B, std:
 Plan plan_from_block_mask(std::span<const std::uint8_t> block_mask, std::int64_t B, std::int64_t H, std::int64_t Sq,
                           std::int64_t Skv, int block_m, int block_n) {
   if (block_n < 1) throw Error("block_n", fmt::format("must be >= 1, got {}", block_n));
-  Plan p = empty_plan(B, H, Sq, Skv, block_m);
+  Plan p = plan_with_sizes(B, H, Sq, Skv, block_m);
   const std::int64_t nkb = (Skv + block_n - 1) / block_n;
   check_span_size(block_mask.size(), static_cast<long double>(p.rows()) * nkb, "block_mask");
   for (std::int64_t r = 0; r < p.rows(); ++r) {

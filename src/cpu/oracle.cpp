@@ -12,19 +12,12 @@ namespace fgattn {
 Plan plan_from_scores(const SliceScores& scores, double tau, int block_n) {
   if (block_n < 1) throw Error("block_n", fmt::format("must be >= 1, got {}", block_n));
   if (scores.block_m < 1) throw Error("scores.block_m", fmt::format("must be >= 1, got {}", scores.block_m));
-  Plan plan;
-  plan.batch = scores.batch;
-  plan.heads = scores.heads;
-  plan.seq_q = scores.seq_q;
-  plan.seq_kv = scores.seq_kv;
-  plan.block_m = scores.block_m;
+  Plan plan = plan_with_sizes(scores.batch, scores.heads, scores.seq_q, scores.seq_kv, scores.block_m);
   const std::int64_t rows = plan.rows(), Skv = scores.seq_kv;
   if (static_cast<std::int64_t>(scores.scores.size()) != rows * Skv)
     throw Error("scores", fmt::format("has {} entries, expected rows * Skv = {}", scores.scores.size(), rows * Skv));
   // Probabilities are positive, so tau <= 0 keeps every key even where a score underflowed to 0 in f32.
   const bool keep_all = tau <= 0.0;
-  plan.offsets.reserve(static_cast<std::size_t>(rows) + 1);
-  plan.offsets.push_back(0);
   for (std::int64_t r = 0; r < rows; ++r) {
     const float* row = scores.scores.data() + r * Skv;
     for (std::int64_t g = 0; g < Skv; g += block_n) {

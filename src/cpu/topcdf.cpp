@@ -116,14 +116,7 @@ Prediction topcdf_plan(const TensorView& q, const TensorView& k, const TopCdfOpt
     }
   });
 
-  Plan plan;
-  plan.batch = B;
-  plan.heads = H;
-  plan.seq_q = Sq;
-  plan.seq_kv = Skv;
-  plan.block_m = o.block_m;
-  plan.offsets.reserve(kept.size() + 1);
-  plan.offsets.push_back(0);
+  Plan plan = plan_with_sizes(B, H, Sq, Skv, o.block_m);
   for (const auto& keep : kept) {
     for (std::int64_t j = 0; j < nkp; ++j)
       if (keep[static_cast<std::size_t>(j)])

@@ -17,7 +17,7 @@ Prediction oracle_plan_cuda(const TensorView& q, const TensorView& k, const Orac
   if (!(n >= 1 && ((n <= 64 && 64 % n == 0) || n % 64 == 0)))
     throw Error("block_n", fmt::format("{} must divide 64 or be a multiple of 64", n));
 
-  Plan plan = plan_shell(q, k, options.block_m);
+  Plan plan = plan_with_sizes(q.batch(), q.heads(), q.seq(), k.seq(), options.block_m);
   const std::int64_t words = (plan.seq_kv + 63) / 64;
   const double tau = options.tau >= 0 ? options.tau : 0.5 / static_cast<double>(plan.seq_kv);
   auto lse2 = device_alloc<float>(static_cast<std::size_t>(q.batch() * q.heads() * q.seq()), "lse");

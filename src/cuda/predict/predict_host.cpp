@@ -58,16 +58,6 @@ double GpuTimer::seconds() {
   return ms / 1e3;
 }
 
-Plan plan_shell(const TensorView& q, const TensorView& k, int block_m) {
-  Plan plan;
-  plan.batch = q.batch();
-  plan.heads = q.heads();
-  plan.seq_q = q.seq();
-  plan.seq_kv = k.seq();
-  plan.block_m = block_m;
-  return plan;
-}
-
 void bits_to_host_plan(const std::uint64_t* bits, int block_n, Plan& plan, GpuTimer& timer) {
   const std::int64_t rows = plan.rows();
   auto offsets = device_alloc<std::int64_t>(static_cast<std::size_t>(rows + 1), "offsets");

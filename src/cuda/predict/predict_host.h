@@ -43,8 +43,6 @@ class GpuTimer {
   bool stopped_ = false;
 };
 
-// An empty Plan with the sizes of q/k and block_m, ready to receive offsets and indices.
-Plan plan_shell(const TensorView& q, const TensorView& k, int block_m);
 // Groups bits (plan.rows() x ceil(Skv / 64), on the device) into block_n-key slices and compacts them into
 // plan.offsets / plan.indices on the host (validated). Stops `timer` once the plan is complete on the device,
 // so the copy to the host and its validation are not counted as prediction time.

@@ -52,7 +52,7 @@ Prediction topcdf_plan_cuda(const TensorView& q, const TensorView& k, const TopC
     throw Error("k", fmt::format("{} keys in pools of {} need more shared memory than one CTA has; use a larger pool",
                                  k.seq(), o.pool));
 
-  Plan plan = plan_shell(q, k, o.block_m);
+  Plan plan = plan_with_sizes(q.batch(), q.heads(), q.seq(), k.seq(), o.block_m);
   const std::int64_t words = (plan.seq_kv + 63) / 64;
   auto bits = device_alloc<std::uint64_t>(static_cast<std::size_t>(plan.rows() * words), "bits");
   GpuTimer timer;

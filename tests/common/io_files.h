@@ -1,4 +1,5 @@
 #pragma once
+#include "common/error_of.h"
 // Test helpers for the file readers: a per-test temp directory and hand-built (possibly malformed) files.
 #include <gtest/gtest.h>
 
@@ -55,17 +56,5 @@ inline std::string npy_bytes(const std::string& header, const std::string& data,
   return s + header + data;
 }
 
-// The message of the fgattn::Error fn throws ("no error" if none; any other exception fails the test).
-inline std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "not an fgattn::Error: " << e.what();
-    return "other exception";
-  }
-  return "no error";
-}
 
 }  // namespace fgattn::testutil

@@ -7,23 +7,16 @@
 #include <functional>
 #include <random>
 
+#include "common/error_of.h"
 #include "common/random_inputs.h"
 #include "fgattn/error.h"
 #include "fgattn/plan.h"
 
 using namespace fgattn;
 using ::testing::HasSubstr;
+using testutil::error_of;
 
 namespace {
-
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "no error";
-}
 
 Plan small_plan() {
   // B=1, H=2, Sq=5, Skv=6, M=2 -> 3 query blocks, 6 rows.

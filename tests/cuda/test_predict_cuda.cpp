@@ -9,6 +9,7 @@
 #include <set>
 
 #include "common/random_inputs.h"
+#include "cuda/attention_test_util.h"
 #include "fgattn/error.h"
 #include "fgattn/predict.h"
 #include "fgattn/predict_cuda.h"
@@ -17,20 +18,7 @@ using namespace fgattn;
 
 namespace {
 
-struct DeviceCopy {
-  void* ptr = nullptr;
-  explicit DeviceCopy(const HostTensor& t) {
-    EXPECT_EQ(cudaMalloc(&ptr, t.bytes.size()), cudaSuccess);
-    EXPECT_EQ(cudaMemcpy(ptr, t.bytes.data(), t.bytes.size(), cudaMemcpyHostToDevice), cudaSuccess);
-  }
-  ~DeviceCopy() { cudaFree(ptr); }
-  TensorView view(const HostTensor& t) const {
-    TensorView v = t.view();
-    v.data = ptr;
-    v.device = Device::cuda;
-    return v;
-  }
-};
+using gputest::DeviceBuffer;
 
 // Group score = max slice score over the group's keys; compare plans key by key.
 void expect_plans_match(const Plan& gpu, const Plan& cpu, const SliceScores& scores, double tau, int block_n) {
@@ -62,7 +50,7 @@ TEST(OracleCuda, MatchesTheCpuOracleOnRandomInputs) {
         SCOPED_TRACE(::testing::Message() << "dtype " << dtype_name(dtype) << " D=" << D << " M=" << M << " Sq=" << Sq << " Skv=" << Skv);
         const auto q = testutil::random_tensor(rng, dtype, Layout::BSHD, 1, Sq, 2, D, 3.0f);
         const auto k = testutil::random_tensor(rng, dtype, Layout::BHSD, 1, Skv, 2, D, 3.0f);
-        const DeviceCopy dq(q), dk(k);
+        const DeviceBuffer dq(q), dk(k);
         const SliceScores scores = compute_slice_scores(q.view(), k.view(), M);
         for (int block_n : {1, 16, M}) {
           OracleOptions options;
@@ -88,7 +76,7 @@ TEST(TopCdfCuda, MatchesTheCpuTopCdf) {
         const int D = M == 64 ? 64 : 128;
         const auto q = testutil::random_tensor(rng, dtype, Layout::BSHD, 1, Sq, 2, D, 3.0f);
         const auto k = testutil::random_tensor(rng, dtype, Layout::BHSD, 1, Skv, 2, D, 3.0f);
-        const DeviceCopy dq(q), dk(k);
+        const DeviceBuffer dq(q), dk(k);
         TopCdfOptions options;
         options.block_m = M;
         options.tau = tau;
@@ -112,7 +100,7 @@ TEST(TopCdfCuda, MatchesTheCpuTopCdf) {
 TEST(OracleCuda, RefusesUnsupportedArguments) {
   std::mt19937_64 rng(1);
   const auto q = testutil::random_tensor(rng, DType::bf16, Layout::BSHD, 1, 64, 1, 96);
-  const DeviceCopy dq(q);
+  const DeviceBuffer dq(q);
   try {
     oracle_plan_cuda(dq.view(q), dq.view(q));
     ADD_FAILURE() << "head dim 96 accepted";
@@ -120,7 +108,7 @@ TEST(OracleCuda, RefusesUnsupportedArguments) {
     EXPECT_THAT(e.what(), ::testing::HasSubstr("head dim 96 is not supported; built: 64, 128"));
   }
   const auto q64 = testutil::random_tensor(rng, DType::bf16, Layout::BSHD, 1, 64, 1, 64);
-  const DeviceCopy d64(q64);
+  const DeviceBuffer d64(q64);
   OracleOptions bad;
   bad.block_n = 24;
   EXPECT_THROW(oracle_plan_cuda(d64.view(q64), d64.view(q64), bad), Error);

@@ -16,11 +16,14 @@
 //     -> (Tensor offsets, Tensor indices)   pooled-block Top-CDF with the self-similarity guard (CPU)
 //   fgattn::load_plan(str path) -> (Tensor offsets, Tensor indices, int[] sizes)   sizes = [B, H, Sq, Skv, block_m]
 //   fgattn::save_plan(str path, Tensor offsets, Tensor indices, int[] sizes) -> ()  the C++ plan file format
+//   fgattn::workload(int frames, int height, int width, int heads, int head_dim, int text_tokens=0, int seed=1)
+//     -> (Tensor q, Tensor k, Tensor v)   the video-like generator (docs/workload.md): fp32 [1, S, H, D] on the CPU
 #include <ATen/ATen.h>
 #include <c10/core/DeviceGuard.h>
 #include <torch/library.h>
 
 #include <cstdint>
+#include <cstring>
 #include <tuple>
 #ifdef FGATTN_WITH_CUDA
 #include <c10/cuda/CUDAStream.h>
@@ -37,6 +40,7 @@
 #include "fgattn/plan.h"
 #include "fgattn/predict.h"
 #include "fgattn/tensor.h"
+#include "fgattn/workload.h"
 
 namespace {
 
@@ -266,6 +270,28 @@ void save_plan(c10::string_view path, const at::Tensor& offsets, const at::Tenso
   }
 }
 
+// The generator's Q, K, V as fp32 CPU tensors (copied out of its host tensors; packed BSHD).
+std::tuple<at::Tensor, at::Tensor, at::Tensor> workload(int64_t frames, int64_t height, int64_t width, int64_t heads,
+                                                        int64_t head_dim, int64_t text_tokens, int64_t seed) {
+  TORCH_CHECK_VALUE(seed >= 0, "fgattn.workload: seed must be >= 0, got ", seed);
+  try {
+    fgattn::WorkloadSpec spec;
+    spec.name = "torch";
+    spec.frames = frames, spec.height = height, spec.width = width;
+    spec.heads = heads, spec.head_dim = head_dim, spec.text_tokens = text_tokens;
+    spec.seed = static_cast<std::uint64_t>(seed);
+    const fgattn::Qkv qkv = fgattn::generate_workload(spec, fgattn::DType::f32, fgattn::Layout::BSHD);
+    auto to_tensor = [](const fgattn::HostTensor& t) {
+      at::Tensor out = at::empty({t.shape[0], t.shape[1], t.shape[2], t.shape[3]}, at::kFloat);
+      std::memcpy(out.data_ptr(), t.bytes.data(), t.bytes.size());
+      return out;
+    };
+    return {to_tensor(qkv.q), to_tensor(qkv.k), to_tensor(qkv.v)};
+  } catch (const fgattn::Error& e) {
+    TORCH_CHECK_VALUE(false, "fgattn.workload: ", e.what());
+  }
+}
+
 }  // namespace
 
 TORCH_LIBRARY(fgattn, m) {
@@ -276,6 +302,8 @@ TORCH_LIBRARY(fgattn, m) {
         "(Tensor offsets, Tensor indices)");
   m.def("load_plan(str path) -> (Tensor offsets, Tensor indices, int[] sizes)", &load_plan);
   m.def("save_plan(str path, Tensor offsets, Tensor indices, int[] sizes) -> ()", &save_plan);
+  m.def("workload(int frames, int height, int width, int heads, int head_dim, int text_tokens=0, int seed=1) -> "
+        "(Tensor q, Tensor k, Tensor v)", &workload);
 }
 
 TORCH_LIBRARY_IMPL(fgattn, CPU, m) {

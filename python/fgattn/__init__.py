@@ -13,10 +13,12 @@ import torch
 
 from ._ops import load_library
 from .plan import Plan, dense_plan
-from .predict import cpu_oracle_plan, oracle_plan, slice_scores, topcdf_plan
+from .predict import cpu_oracle_plan, oracle_plan, oracle_plan_at_density, slice_scores, topcdf_plan
+from .workload import video_workload
 
-__all__ = ["attention", "Plan", "dense_plan", "oracle_plan", "cpu_oracle_plan", "topcdf_plan", "slice_scores", "load_library", "FgattnProcessor",
-           "SparsitySchedule"]
+__all__ = ["attention", "Plan", "dense_plan", "oracle_plan", "oracle_plan_at_density", "cpu_oracle_plan", "topcdf_plan",
+           "slice_scores", "video_workload", "load_library", "FgattnProcessor", "SparsitySchedule"]
+]
 
 load_library()
 

@@ -100,12 +100,14 @@ class Plan:
         batch, heads, nqb, seq_kv = key_mask.shape
         if nqb != -(-seq_q // block_m):
             raise ValueError(f"key_mask: has {nqb} query blocks, but ceil(seq_q / block_m) = {-(-seq_q // block_m)}")
-        flat = key_mask.reshape(-1, seq_kv).to(torch.bool).cpu()
+        # Built on the mask's device (a GPU mask of 10^8+ slices compacts in milliseconds); the CSR lands on the CPU.
+        flat = key_mask.reshape(-1, seq_kv).to(torch.bool)
         counts = flat.sum(dim=1, dtype=torch.int64)
-        offsets = torch.zeros(flat.shape[0] + 1, dtype=torch.int64)
+        offsets = torch.zeros(flat.shape[0] + 1, dtype=torch.int64, device=flat.device)
         torch.cumsum(counts, 0, out=offsets[1:])
-        indices = flat.nonzero()[:, 1].to(torch.int32)  # row-major: each row's keys come out sorted ascending
-        return cls(offsets, indices.contiguous(), batch, heads, seq_q, seq_kv, block_m)
+        # Flat positions in row-major order, so each row's keys come out sorted ascending; 1-D halves nonzero's output.
+        indices = (flat.reshape(-1).nonzero().squeeze(1) % seq_kv).to(torch.int32)
+        return cls(offsets.cpu(), indices.cpu().contiguous(), batch, heads, seq_q, seq_kv, block_m)
 
     @classmethod
     def from_token_mask(cls, token_mask: torch.Tensor, block_m: int = 128) -> "Plan":
@@ -144,6 +146,48 @@ class Plan:
         """bool [B, H, Sq, Skv]: every query of block i sees exactly block i's keys (for SDPA comparisons)."""
         m = self.key_mask().repeat_interleave(self.block_m, dim=2)
         return m[:, :, : self.seq_q]
+
+    # -- head slicing and padding (sequence parallelism: python/fgattn/parallel) ---------------------------------
+    def head_costs(self) -> torch.Tensor:
+        """int64 [H]: kept M x 1 slices per head, summed over the batch (the head's share of the kernel's work)."""
+        counts = (self.offsets[1:] - self.offsets[:-1]).cpu()
+        return counts.view(self.batch, self.heads, self.query_blocks).sum(dim=(0, 2))
+
+    def select_heads(self, heads) -> "Plan":
+        """The plan of the listed heads, in that order; -1 gives a head with no kept keys (a padding head: O = 0)."""
+        heads = torch.as_tensor(heads, dtype=torch.int64).flatten()
+        if heads.numel() == 0 or bool((heads < -1).any()) or bool((heads >= self.heads).any()):
+            raise ValueError(f"heads: must be a non-empty list of head indices in [0, {self.heads}) or -1, "
+                             f"got {heads.tolist()}")
+        # a (batch, head) is a contiguous run of query-block rows, so its keys are one contiguous slice of indices
+        nqb = self.query_blocks
+        off, idx = self.offsets.cpu(), self.indices.cpu()
+        counts, parts = [], []
+        for b in range(self.batch):
+            for h in heads.tolist():
+                if h < 0:
+                    counts.append(torch.zeros(nqb, dtype=torch.int64))
+                    continue
+                r0 = (b * self.heads + h) * nqb
+                counts.append(off[r0 + 1:r0 + nqb + 1] - off[r0:r0 + nqb])
+                parts.append(idx[int(off[r0]):int(off[r0 + nqb])])
+        offsets = torch.zeros(len(counts) * nqb + 1, dtype=torch.int64)
+        torch.cumsum(torch.cat(counts), 0, out=offsets[1:])
+        indices = torch.cat(parts) if parts else torch.zeros(0, dtype=torch.int32)
+        return Plan(offsets, indices, self.batch, int(heads.numel()), self.seq_q, self.seq_kv, self.block_m)
+
+    def pad(self, seq_q: int, seq_kv: int) -> "Plan":
+        """The same plan over padded lengths: the added query blocks keep no keys and no row keeps an added key, so
+        padded keys are never attended (their queries' outputs are 0 and meant to be dropped)."""
+        if seq_q < self.seq_q or seq_kv < self.seq_kv:
+            raise ValueError(f"seq_q, seq_kv: must be >= the plan's ({self.seq_q}, {self.seq_kv}), "
+                             f"got ({seq_q}, {seq_kv})")
+        nqb, new_nqb = self.query_blocks, -(-seq_q // self.block_m)
+        counts = (self.offsets[1:] - self.offsets[:-1]).cpu().view(self.batch * self.heads, nqb)
+        counts = torch.cat([counts, counts.new_zeros(counts.shape[0], new_nqb - nqb)], dim=1).reshape(-1)
+        offsets = torch.zeros(counts.numel() + 1, dtype=torch.int64)
+        torch.cumsum(counts, 0, out=offsets[1:])
+        return Plan(offsets, self.indices.cpu(), self.batch, self.heads, seq_q, seq_kv, self.block_m)
 
     # -- files (the C++ format of src/core/plan_file.cpp) --------------------------------------------------------
     def save(self, path) -> None:

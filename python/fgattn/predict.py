@@ -72,3 +72,32 @@ def topcdf_plan(q: torch.Tensor, k: torch.Tensor, block_m: int = 128, pool: int 
     q, k = _cpu_bshd(q, layout), _cpu_bshd(k, layout)
     off, idx = torch.ops.fgattn.topcdf_plan(q, k, block_m, pool, tau, sim_threshold)
     return Plan(off, idx, q.shape[0], q.shape[2], q.shape[1], k.shape[1], block_m)
+
+
+def oracle_plan_at_density(q: torch.Tensor, k: torch.Tensor, density: float, block_m: int = 128,
+                           layout: str = "bshd", scores: torch.Tensor | None = None,
+                           rel_tol: float = 1e-3) -> tuple[Plan, float]:
+    """The oracle plan (keep key j for block i iff max_{q in i} P[q, j] > tau) with one tau for all heads, found by
+    bisection so that the plan keeps `density` of the slices (within rel_tol, or as close as ties allow).
+
+    Returns (plan, tau). `scores` (slice_scores of q, k) may be passed to build several densities from one pass.
+    density >= 1 gives the dense plan (tau = 0)."""
+    if not 0.0 < density <= 1.0:
+        raise ValueError(f"density: must be in (0, 1], got {density}")
+    if scores is None:
+        scores = slice_scores(q, k, block_m, layout)
+    seq_q = q.shape[1] if layout == "bshd" else q.shape[2]
+    batch, heads, _, seq_kv = scores.shape
+    if density >= 1.0:
+        return Plan.dense(batch, heads, seq_q, seq_kv, block_m), 0.0
+    kept = lambda t: float((scores > t).sum()) / scores.numel()  # noqa: E731
+    lo, hi = math.log(max(float(scores[scores > 0].min()), 1e-38)) - 1.0, math.log(float(scores.max()))
+    tau = math.exp(hi)
+    for _ in range(64):  # on log tau: probabilities span many decades
+        mid = 0.5 * (lo + hi)
+        d = kept(math.exp(mid))
+        tau = math.exp(mid)
+        if abs(d - density) <= rel_tol * density:
+            break
+        lo, hi = (mid, hi) if d > density else (lo, mid)
+    return Plan.from_key_mask(scores > tau, seq_q, block_m), tau

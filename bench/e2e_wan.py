@@ -1,0 +1,267 @@
+#!/usr/bin/env python3
+"""End-to-end: one forward of a DiT with Wan2.1-1.3B's architecture (diffusers' WanTransformer3DModel, random
+weights) with stock attention (torch SDPA forced to cuDNN) and with fgattn's processor on the 30 self-attention
+layers at imposed plan densities. Cross-attention to the 512 text tokens stays on SDPA in both.
+
+Random weights give no real sparsity, so each density is imposed by a plan built from the library's video-like
+generator (docs/workload.md) on the same post-patchify grid: the oracle rule (keep key j for query block i iff
+max over the block's queries of P[q, j] > tau) with one tau found by bisection to hit the target density. One plan
+per density is shared by all 30 layers (plans are uploaded to the GPU once and reused).
+
+Timing: median of --iters CUDA-event timings after --warmup forwards (wall clock on the CPU). Attention's share of
+the SDPA forward = 30 x (median time of one self-attention call on the same shapes) / SDPA forward time.
+amdahl_ideal = 1 / ((1 - share) + share * density): the speedup if attention time fell in step with density at
+cuDNN's efficiency.
+
+    python bench/e2e_wan.py --out e2e.json                      # 480p and 720p on a GPU
+    python bench/e2e_wan.py --tiny --out /tmp/e2e.json          # tiny config, runs on the CPU too
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import math
+import statistics
+import sys
+import time
+from contextlib import nullcontext
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "python"))
+import fgattn  # noqa: E402
+from fgattn import FgattnProcessor, Plan, SparsitySchedule  # noqa: E402
+
+# Wan2.1-1.3B (diffusers' Wan2.1-T2V-1.3B transformer config).
+WAN_1_3B = dict(patch_size=(1, 2, 2), num_attention_heads=12, attention_head_dim=128, in_channels=16, out_channels=16,
+                text_dim=4096, freq_dim=256, ffn_dim=8960, num_layers=30, cross_attn_norm=True,
+                qk_norm="rms_norm_across_heads", eps=1e-6, rope_max_seq_len=1024)
+TINY = dict(WAN_1_3B, num_attention_heads=2, attention_head_dim=64, text_dim=32, freq_dim=32, ffn_dim=256,
+            num_layers=2, in_channels=4, out_channels=4)
+# Latent grids (frames, height, width) before the 2x2 patchify: 81 frames at 480p / 720p -> 32,760 / 75,600 tokens.
+SHAPES = {"480p": (21, 60, 104), "720p": (21, 90, 160), "tiny": (3, 16, 16)}
+TEXT_TOKENS = {"full": 512, "tiny": 16}
+DEFAULT_DENSITIES = "100,68,50,35,20"
+NOTE = ("Random weights give no real sparsity: each density is imposed by an oracle plan (keep key j for query block "
+        "i iff max_q P[q, j] > tau, one tau by bisection to hit the density) built from the video-like generator's "
+        "q/k (docs/workload.md) on the same post-patchify grid, and the same plan is used by all self-attention "
+        "layers. Cross-attention runs SDPA in both forwards.")
+
+
+def parse_args(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--out", default="e2e.json", help="JSON records (a Markdown table goes next to it, .md)")
+    ap.add_argument("--shapes", default="480p,720p", help=f"comma list of {', '.join(s for s in SHAPES if s != 'tiny')}")
+    ap.add_argument("--densities", default=DEFAULT_DENSITIES, help="plan densities in percent, comma list")
+    ap.add_argument("--iters", type=int, default=5, help="timed forwards per configuration (median reported)")
+    ap.add_argument("--warmup", type=int, default=1, help="untimed forwards before timing")
+    ap.add_argument("--block-m", type=int, default=128, help="plan query block size M (64 or 128 on the GPU)")
+    ap.add_argument("--seed", type=int, default=1, help="seed of weights, inputs and the generator's q/k")
+    ap.add_argument("--tiny", action="store_true", help="tiny config (2 layers, 2 heads x 64, 192 tokens)")
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    args = ap.parse_args(argv)
+    args.device = torch.device(args.device)
+    if args.iters < 1 or args.warmup < 0:
+        ap.error(f"--iters must be >= 1 and --warmup >= 0, got {args.iters} and {args.warmup}")
+    try:
+        args.densities = [float(d) / 100 for d in args.densities.split(",")]
+    except ValueError:
+        ap.error(f"--densities: a comma list of percentages, got {args.densities!r}")
+    if not all(0 < d <= 1 for d in args.densities):
+        ap.error(f"--densities: each must be in (0, 100], got {args.densities}")
+    args.shapes = ["tiny"] if args.tiny else args.shapes.split(",")
+    for s in args.shapes:
+        if s not in SHAPES or (s == "tiny") != args.tiny:
+            ap.error(f"--shapes: unknown shape {s!r} (known: 480p, 720p; --tiny for the tiny config)")
+    if args.device.type != "cuda" and not args.tiny:
+        ap.error("the full-size model needs a CUDA device (use --tiny on the CPU)")
+    return args
+
+
+class Timer:
+    """Median of CUDA-event timings (wall clock on the CPU), after warm-up."""
+
+    def __init__(self, device, iters, warmup):
+        self.cuda, self.iters, self.warmup = device.type == "cuda", iters, warmup
+
+    def __call__(self, fn, iters=None):
+        for _ in range(self.warmup):
+            fn()
+        times = []
+        for _ in range(iters or self.iters):
+            if self.cuda:
+                a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+                torch.cuda.synchronize()
+                a.record()
+                fn()
+                b.record()
+                b.synchronize()
+                times.append(a.elapsed_time(b))
+            else:
+                t0 = time.perf_counter()
+                fn()
+                times.append((time.perf_counter() - t0) * 1e3)
+        return statistics.median(times), times
+
+
+def sdpa_context(device):
+    """Stock attention forced to cuDNN on the GPU (a shape cuDNN refuses raises instead of falling back)."""
+    if device.type == "cuda":
+        from torch.nn.attention import SDPBackend, sdpa_kernel
+        return sdpa_kernel(SDPBackend.CUDNN_ATTENTION), "sdpa-cudnn"
+    return nullcontext(), "sdpa-cpu-default"
+
+
+def build_model(cfg, device, dtype, seed):
+    import diffusers
+
+    torch.manual_seed(seed)
+    with torch.device(device):  # initialise on the device: 1.3B parameters initialise slowly on a CPU
+        model = diffusers.WanTransformer3DModel(**cfg)
+    # As from_pretrained(torch_dtype=...) loads it: the modules Wan keeps in fp32 (rope, norms, time embedding) stay.
+    keep = set(model._keep_in_fp32_modules or [])
+    for pname, param in model.named_parameters():
+        if dtype != torch.float32 and not keep.intersection(pname.split(".")):
+            param.data = param.data.to(dtype)
+    return model.eval()
+
+
+def make_plans(grid, cfg, densities, block_m, seed, device):
+    """{density: (Plan, info)} from the generator's q/k on the post-patchify grid (see the module docstring)."""
+    t0 = time.perf_counter()
+    heads, head_dim = cfg["num_attention_heads"], cfg["attention_head_dim"]
+    q, k, _ = fgattn.video_workload(*grid, heads, head_dim, seed=seed)
+    q, k = q.to(device), k.to(device)
+    gen_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    scores = fgattn.slice_scores(q, k, block_m, chunk_elems=1 << 27)  # [1, H, nQB, S], exact softmax maxima
+    scores_s = time.perf_counter() - t0
+    plans = {}
+    for d in densities:
+        t0 = time.perf_counter()
+        plan, tau = fgattn.oracle_plan_at_density(q, k, d, block_m, scores=scores)
+        plans[d] = (plan, {"how": "oracle at one tau by bisection" if d < 1 else "dense plan (all keys)",
+                           "tau": tau, "plan_density": plan.density(), "block_m": block_m, "generator_seed": seed,
+                           "generator_grid": list(grid), "shared_by_layers": cfg["num_layers"],
+                           "build_s": round(time.perf_counter() - t0 + gen_s + scores_s, 3)})
+    del scores, q, k
+    return plans
+
+
+def install(model, plan, block_m):
+    FgattnProcessor.uninstall(model)
+    return FgattnProcessor.install(model, SparsitySchedule(dense_forwards=0, refresh_at=(), block_m=block_m,
+                                                           predictor=lambda q, k: plan))
+
+
+def run_shape(name, args, common, emit):
+    tiny = name == "tiny"
+    cfg = TINY if tiny else WAN_1_3B
+    dev, dtype = args.device, torch.bfloat16 if args.device.type == "cuda" else torch.float32
+    latent = SHAPES[name]
+    pt, ph, pw = cfg["patch_size"]
+    grid = (latent[0] // pt, latent[1] // ph, latent[2] // pw)
+    tokens = math.prod(grid)
+    heads, head_dim, layers = cfg["num_attention_heads"], cfg["attention_head_dim"], cfg["num_layers"]
+    shape = {"name": name, "latent": list(latent), "tokens": tokens, "layers": layers, "heads": heads,
+             "head_dim": head_dim, "width": heads * head_dim, "ffn": cfg["ffn_dim"],
+             "text_tokens": TEXT_TOKENS["tiny" if tiny else "full"], "batch": 1}
+    print(f"== {name}: {tokens} tokens, {layers} layers, {heads} x {head_dim}", flush=True)
+
+    model = build_model(cfg, dev, dtype, args.seed)
+    g = torch.Generator().manual_seed(args.seed + 1)
+    x = dict(hidden_states=torch.randn(1, cfg["in_channels"], *latent, generator=g).to(dev, dtype),
+             timestep=torch.tensor([500], device=dev),
+             encoder_hidden_states=torch.randn(1, shape["text_tokens"], cfg["text_dim"], generator=g).to(dev, dtype),
+             return_dict=False)
+    timer = Timer(dev, args.iters, args.warmup)
+    ctx, backend = sdpa_context(dev)
+
+    def forward():
+        with torch.no_grad(), ctx:
+            return model(**x)[0]
+
+    # Stock forward and attention's share of it (one self-attention call on the model's shapes and strides, x 30).
+    ref = forward().float()
+    sdpa_ms, sdpa_times = timer(forward)
+    qkv = [torch.randn(1, tokens, heads, head_dim, generator=g).to(dev, dtype) for _ in range(3)]
+
+    def sdpa_attention():
+        with torch.no_grad(), ctx:
+            torch.nn.functional.scaled_dot_product_attention(*(t.transpose(1, 2) for t in qkv))
+
+    attn_ms = timer(sdpa_attention, max(args.iters, 5))[0] * layers
+    share = min(1.0, attn_ms / sdpa_ms)
+    base = dict(common, kind="e2e", shape=shape, sdpa_ms=round(sdpa_ms, 3), attention_share=round(share, 4),
+                note=NOTE)
+    emit(dict(base, backend=backend, density=1.0, plan_density=1.0, ms=round(sdpa_ms, 3),
+              times_ms=[round(t, 3) for t in sdpa_times], attention_ms=round(attn_ms, 3), speedup=1.0,
+              amdahl_ideal=1.0, finite=bool(torch.isfinite(ref).all()), rel_diff_vs_sdpa=0.0))
+
+    plans = make_plans(grid, cfg, args.densities, args.block_m, args.seed, dev)
+    for density, (plan, info) in plans.items():
+        install(model, plan, args.block_m)
+        out = forward().float()
+        ms, times = timer(forward)
+
+        def fg_attention():
+            with torch.no_grad():
+                fgattn.attention(*qkv, plan)
+
+        fg_attn_ms = timer(fg_attention, max(args.iters, 5))[0] * layers
+        ideal = 1.0 / ((1.0 - share) + share * density)
+        emit(dict(base, backend="fgattn", density=density, plan_density=round(plan.density(), 5), ms=round(ms, 3),
+                  times_ms=[round(t, 3) for t in times], attention_ms=round(fg_attn_ms, 3),
+                  speedup=round(sdpa_ms / ms, 4), amdahl_ideal=round(ideal, 4),
+                  of_amdahl_ideal=round(sdpa_ms / ms / ideal, 4), finite=bool(torch.isfinite(out).all()),
+                  rel_diff_vs_sdpa=float((out - ref).abs().max() / ref.abs().max().clamp_min(1e-30)), plan=info))
+    FgattnProcessor.uninstall(model)
+    del model, plans
+
+
+def markdown(records):
+    rows = ["| shape | backend | density | plan density | forward ms | speedup | Amdahl ideal | of ideal | "
+            "self-attn ms (all layers) | attention share |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in records:
+        rows.append(f"| {r['shape']['name']} ({r['shape']['tokens']} tok) | {r['backend']} | {r['density']:.0%} | "
+                    f"{r['plan_density']:.1%} | {r['ms']:.1f} | {r['speedup']:.2f}x | {r['amdahl_ideal']:.2f}x | "
+                    f"{r.get('of_amdahl_ideal', 1.0):.0%} | {r['attention_ms']:.1f} | {r['attention_share']:.1%} |")
+    head = records[0] if records else {}
+    return (f"End-to-end forward, {head.get('device', '?')}, {head.get('date', '?')} (speedup = SDPA forward / "
+            f"fgattn forward, same run).\n\n" + "\n".join(rows) + f"\n\n{NOTE}\n")
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    import diffusers
+
+    dev = args.device
+    common = {"device": torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu",
+              "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+              "dtype": "bf16" if dev.type == "cuda" else "fp32", "torch": torch.__version__,
+              "diffusers": diffusers.__version__, "cuda_runtime": torch.version.cuda,
+              "cudnn": torch.backends.cudnn.version() if dev.type == "cuda" else None, "model": "diffusers "
+              "WanTransformer3DModel, Wan2.1-1.3B config" if not args.tiny else "WanTransformer3DModel, tiny config",
+              "weights": "random", "iters": args.iters, "warmup": args.warmup}
+    records = []
+    out = Path(args.out)
+
+    def emit(record):  # written after every record: a run cut short keeps what it measured
+        records.append(record)
+        out.write_text(json.dumps(records, indent=1) + "\n")
+        print(f"  {record['backend']:>16} density {record['density']:.2f}: {record['ms']:.1f} ms, "
+              f"speedup {record['speedup']:.3f}", flush=True)
+
+    for name in args.shapes:
+        run_shape(name, args, common, emit)
+        if dev.type == "cuda":
+            torch.cuda.empty_cache()
+    table = markdown(records)
+    out.with_suffix(".md").write_text(table)
+    print(table)
+
+
+if __name__ == "__main__":
+    main()

@@ -18,7 +18,6 @@ from .workload import video_workload
 
 __all__ = ["attention", "Plan", "dense_plan", "oracle_plan", "oracle_plan_at_density", "cpu_oracle_plan", "topcdf_plan",
            "slice_scores", "video_workload", "load_library", "FgattnProcessor", "SparsitySchedule"]
-]
 
 load_library()
 

@@ -1,0 +1,87 @@
+"""The end-to-end bench's parts on the CPU: the generator op, plans at a target density, and bench/e2e_wan.py --tiny
+(the same script the GPU machine runs at 480p/720p)."""
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+import fgattn
+from fgattn import Plan
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_video_workload_shape_seed_and_errors():
+    q, k, v = fgattn.video_workload(3, 4, 6, 2, 32, text_tokens=5, seed=7)
+    assert q.shape == k.shape == v.shape == (1, 5 + 3 * 4 * 6, 2, 32) and q.dtype == torch.float32
+    again = fgattn.video_workload(3, 4, 6, 2, 32, text_tokens=5, seed=7)
+    assert all(torch.equal(a, b) for a, b in zip((q, k, v), again))
+    assert not torch.equal(q, fgattn.video_workload(3, 4, 6, 2, 32, text_tokens=5, seed=8)[0])
+    with pytest.raises(ValueError, match="spec.head_dim: must be even"):
+        fgattn.video_workload(3, 4, 6, 2, 31)
+    with pytest.raises(ValueError, match="seed must be >= 0"):
+        fgattn.video_workload(3, 4, 6, 2, 32, seed=-1)
+
+
+@pytest.mark.parametrize("density", [0.68, 0.35, 0.2])
+def test_oracle_plan_at_density_is_the_oracle_at_its_tau(density):
+    q, k, _ = fgattn.video_workload(3, 8, 8, 2, 32, seed=3)
+    plan, tau = fgattn.oracle_plan_at_density(q, k, density, block_m=64)
+    assert abs(plan.density() - density) <= 2e-3 * density
+    same = fgattn.oracle_plan(q, k, block_m=64, tau=tau)
+    assert torch.equal(plan.offsets, same.offsets) and torch.equal(plan.indices, same.indices)
+    plan.validate()
+
+
+def test_oracle_plan_at_density_dense_and_errors():
+    q, k, _ = fgattn.video_workload(2, 4, 4, 1, 16)
+    plan, tau = fgattn.oracle_plan_at_density(q, k, 1.0, block_m=16)
+    assert plan.density() == 1.0 and tau == 0.0
+    for bad in (0.0, 1.5):
+        with pytest.raises(ValueError, match=r"density: must be in \(0, 1\]"):
+            fgattn.oracle_plan_at_density(q, k, bad)
+
+
+def run_bench(*args):
+    return subprocess.run([sys.executable, str(REPO / "bench" / "e2e_wan.py"), *args], capture_output=True, text=True,
+                          env=dict(os.environ), timeout=300)
+
+
+def test_e2e_tiny_on_cpu(tmp_path):
+    out = tmp_path / "e2e.json"
+    r = run_bench("--tiny", "--device", "cpu", "--iters", "1", "--warmup", "0", "--densities", "100,35",
+                  "--block-m", "64", "--out", str(out))
+    assert r.returncode == 0, r.stderr[-3000:]
+    records = json.loads(out.read_text())
+    assert [(r["backend"], r["density"]) for r in records] == [("sdpa-cpu-default", 1.0), ("fgattn", 1.0),
+                                                              ("fgattn", 0.35)]
+    for rec in records:
+        assert rec["kind"] == "e2e" and rec["device"] == "cpu" and rec["shape"]["tokens"] == 3 * 8 * 8
+        assert rec["ms"] > 0 and 0 < rec["attention_share"] <= 1 and rec["finite"]
+        assert rec["speedup"] == pytest.approx(rec["sdpa_ms"] / rec["ms"], rel=1e-3)
+        assert "no real sparsity" in rec["note"]
+    dense, sparse = records[1], records[2]
+    assert dense["rel_diff_vs_sdpa"] < 1e-5  # the dense plan reproduces the stock forward (fp32 on the CPU)
+    assert sparse["rel_diff_vs_sdpa"] > 1e-4  # the imposed plan changes it
+    assert sparse["plan_density"] == pytest.approx(0.35, rel=1e-2) and sparse["plan"]["tau"] > 0
+    share = sparse["attention_share"]
+    assert sparse["amdahl_ideal"] == pytest.approx(1 / ((1 - share) + share * 0.35), rel=1e-3)
+    assert "| tiny (192 tok) | fgattn | 35% |" in out.with_suffix(".md").read_text()
+
+
+def test_e2e_refuses_bad_arguments(capsys):
+    spec = importlib.util.spec_from_file_location("e2e_wan", REPO / "bench" / "e2e_wan.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    for argv, message in ((["--tiny", "--device", "cpu", "--densities", "100,0"], "--densities: each must be in (0, 100]"),
+                          (["--device", "cpu", "--shapes", "480p"], "needs a CUDA device"),
+                          (["--device", "cpu", "--tiny", "--iters", "0"], "--iters must be >= 1"),
+                          (["--shapes", "1080p"], "unknown shape '1080p'")):
+        with pytest.raises(SystemExit) as e:
+            bench.parse_args(argv)
+        assert e.value.code == 2 and message in capsys.readouterr().err

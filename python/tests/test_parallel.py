@@ -4,16 +4,17 @@ two-GPU machine, scripts/gpu-sp) must give what one process gives."""
 import os
 import sys
 import tempfile
+import warnings
 
 import pytest
 import torch
 
 from fgattn import Plan
-from fgattn.parallel import balance
 
-yunchang = pytest.importorskip("yunchang", reason="fgattn.parallel needs yunchang==0.6.4 (python/README.md)")
-# yunchang's ring helpers (imported with its package, unused here) are torch.jit.script functions
-pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
+with warnings.catch_warnings():  # yunchang's ring helpers (imported with the package, unused) use torch.jit.script
+    warnings.simplefilter("ignore", DeprecationWarning)
+    yunchang = pytest.importorskip("yunchang", reason="fgattn.parallel needs yunchang==0.6.4 (python/README.md)")
+    from fgattn.parallel import balance
 
 
 def random_plan(B, H, S, block_m, densities, seed=0):
@@ -133,10 +134,30 @@ def _worker(rank, world, init_file, backend, out_dir):
         out = ulysses(*(shard_sequence(t) for t in (q, k, v)), plan)
         out = ulysses(*(shard_sequence(t) for t in (q, k, v)), plan)  # second call: the cached rank plan
         results.append((gather_sequence(out, q.shape[1]).cpu(), ulysses.last_balance))
+    if backend == "gloo":
+        from fgattn.parallel.wan import install_wan, sequence_parallel_forward
+        model, x, plan = wan_case()
+        install_wan(model, plan)
+        with torch.no_grad():
+            results.append(sequence_parallel_forward(model, x["hidden_states"], x["timestep"],
+                                                     x["encoder_hidden_states"]))
     if rank == 0:
         torch.save(results, os.path.join(out_dir, "sp.pt"))
     dist.barrier()
     dist.destroy_process_group()
+
+
+def wan_case():
+    """diffusers' WanTransformer3DModel, tiny: 3 heads (uneven over 2 ranks), 3 x 5 x 7 = 105 tokens (uneven)."""
+    import diffusers
+    torch.manual_seed(0)
+    model = diffusers.WanTransformer3DModel(
+        patch_size=(1, 2, 2), num_attention_heads=3, attention_head_dim=16, in_channels=4, out_channels=4,
+        text_dim=32, freq_dim=32, ffn_dim=64, num_layers=2, rope_max_seq_len=64).eval()
+    g = torch.Generator().manual_seed(1)
+    x = dict(hidden_states=torch.randn(1, 4, 3, 10, 14, generator=g), timestep=torch.tensor([500]),
+             encoder_hidden_states=torch.randn(1, 12, 32, generator=g))
+    return model, x, random_plan(1, 3, 105, 16, [0.9, 0.2, 0.5], seed=7)
 
 
 def run_two_processes(backend):
@@ -156,6 +177,14 @@ def test_two_gloo_processes_match_one():
         assert info["imbalance_after"] <= info["imbalance_before"] + 1e-12
         if not case[-1]:
             assert info["imbalance_after"] == info["imbalance_before"]
+    # the tiny Wan model: two ranks (sharded sequence, Ulysses fgattn) vs one process with the single-GPU processor
+    import fgattn
+    model, x, plan = wan_case()
+    fgattn.FgattnProcessor.install(model, fgattn.SparsitySchedule(dense_forwards=0, refresh_at=(), block_m=16,
+                                                                  predictor=lambda q, k: plan))
+    with torch.no_grad():
+        ref = model(**x, return_dict=False)[0]
+    torch.testing.assert_close(results[len(CASES)], ref, rtol=1e-4, atol=1e-5)
     # the balanced cases above were chosen so that the contiguous split is unbalanced
     assert results[0][1]["imbalance_before"] > 1.5 > results[0][1]["imbalance_after"]
 

@@ -1,0 +1,90 @@
+"""Wan2.1 (diffusers' WanTransformer3DModel, and xDiT's wrapper of it) with fgattn inside Ulysses.
+
+    procs = install_wan(transformer, plan)           # attn1 of every block -> UlyssesWanProcessor (same plan)
+    out = sequence_parallel_forward(transformer, latents, timestep, text)   # plain diffusers model: shard, run, gather
+
+Under xDiT (xfuser) the transformer is xFuserWanTransformer3DWrapper, whose forward already pads the sequence to a
+multiple of the Ulysses degree, shards it and gathers the output, so install_wan alone switches it to fgattn.
+"""
+from __future__ import annotations
+
+import torch
+import torch.distributed as dist
+
+from ..plan import Plan
+from ..processor import FgattnProcessor
+from .ulysses import UlyssesFgattn, _default_group, gather_sequence, shard_sequence
+
+
+class UlyssesWanProcessor:
+    """Self-attention processor: Wan's q/k/v (projections, RMS norms, RoPE on this rank's tokens), then fgattn in
+    yunchang's Ulysses. Cross-attention (text keys, replicated on every rank) keeps the stock processor.
+    `plan`: the global plan (all heads, the unpadded sequence), or a callable returning it for the current forward."""
+
+    def __init__(self, ulysses: UlyssesFgattn, plan, fallback=None):
+        self.ulysses, self.plan, self.fallback = ulysses, plan, fallback
+
+    def __call__(self, attn, hidden_states, encoder_hidden_states=None, attention_mask=None, rotary_emb=None,
+                 **kwargs):
+        if encoder_hidden_states is not None or attention_mask is not None:
+            if self.fallback is None:
+                raise ValueError("UlyssesWanProcessor: self-attention only (no encoder_hidden_states, no mask)")
+            return self.fallback(attn, hidden_states, encoder_hidden_states, attention_mask, rotary_emb, **kwargs)
+        # the single-GPU processor's q/k/v code (it reads nothing from the instance): the same math per token
+        q, k, v = FgattnProcessor._qkv(None, attn, hidden_states, rotary_emb)
+        plan = self.plan() if callable(self.plan) else self.plan
+        out = self.ulysses(q, k, v, plan).flatten(2, 3).type_as(q)
+        return attn.to_out[1](attn.to_out[0](out))
+
+
+def install_wan(transformer: torch.nn.Module, plan, group: dist.ProcessGroup | None = None,
+                balance_heads: bool = True) -> list[UlyssesWanProcessor]:
+    """Replaces the processor of every self-attention module (is_cross_attention False, or xDiT's attn1) with a
+    UlyssesWanProcessor; each gets its own UlyssesFgattn (so its own per-rank plan cache)."""
+    group = _default_group(group)
+    _check_ring_degree_one()
+    procs = []
+    for module in transformer.modules():
+        if hasattr(module, "set_processor") and hasattr(module, "to_q") and \
+                not getattr(module, "is_cross_attention", True):
+            proc = UlyssesWanProcessor(UlyssesFgattn(group, balance_heads=balance_heads), plan, module.processor)
+            module.set_processor(proc)
+            procs.append(proc)
+    if not procs:
+        raise ValueError("transformer: no self-attention module (is_cross_attention=False) found")
+    return procs
+
+
+def _check_ring_degree_one():
+    from yunchang.globals import PROCESS_GROUP
+    ring = PROCESS_GROUP.RING_PG
+    if ring is not None and dist.get_world_size(ring) > 1:
+        raise ValueError(f"ring degree: fgattn runs in Ulysses only (ring_degree 1), got a ring group of "
+                         f"{dist.get_world_size(ring)} ranks; set xDiT's --ring_degree 1")
+
+
+def sequence_parallel_forward(model, hidden_states: torch.Tensor, timestep: torch.Tensor,
+                              encoder_hidden_states: torch.Tensor, group: dist.ProcessGroup | None = None):
+    """WanTransformer3DModel.forward (diffusers 0.42.1, Wan2.1 text-to-video: 1-D timestep, no image embedding) with
+    the token sequence sharded over `group` between the patch embedding and the output projection, as xDiT's
+    wrapper does. Every rank passes the same full inputs and gets the same full output."""
+    if timestep.ndim != 1:
+        raise ValueError(f"timestep: must be 1-D (Wan2.1; per-token timesteps are not handled), got {timestep.ndim}-D")
+    group = _default_group(group)
+    batch, _, frames, height, width = hidden_states.shape
+    p_t, p_h, p_w = model.config.patch_size
+    grid = (frames // p_t, height // p_h, width // p_w)
+    cos, sin = model.rope(hidden_states)
+    x = model.patch_embedding(hidden_states).flatten(2).transpose(1, 2)
+    seq_len = x.shape[1]
+    temb, proj, text, _ = model.condition_embedder(timestep, encoder_hidden_states, None)
+    proj = proj.unflatten(1, (6, -1))
+    x = shard_sequence(x, group).contiguous()
+    rope = (shard_sequence(cos, group), shard_sequence(sin, group))
+    for block in model.blocks:
+        x = block(x, text, proj, rope)
+    shift, scale = (model.scale_shift_table.to(temb.device) + temb.unsqueeze(1)).chunk(2, dim=1)
+    x = (model.norm_out(x.float()) * (1 + scale) + shift).type_as(x)
+    x = gather_sequence(model.proj_out(x), seq_len, group)
+    x = x.reshape(batch, *grid, p_t, p_h, p_w, -1).permute(0, 7, 1, 4, 2, 5, 3, 6)
+    return x.flatten(6, 7).flatten(4, 5).flatten(2, 3)

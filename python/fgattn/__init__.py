@@ -17,7 +17,8 @@ from .predict import cpu_oracle_plan, oracle_plan, oracle_plan_at_density, slice
 from .workload import video_workload
 
 __all__ = ["attention", "Plan", "dense_plan", "oracle_plan", "oracle_plan_at_density", "cpu_oracle_plan", "topcdf_plan",
-           "slice_scores", "video_workload", "load_library", "FgattnProcessor", "SparsitySchedule"]
+           "slice_scores", "video_workload", "load_library", "FgattnProcessor", "SparsitySchedule",
+           "HunyuanVideoFgattnProcessor"]
 
 load_library()
 
@@ -44,3 +45,4 @@ def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, plan: Plan, lay
 
 
 from .processor import FgattnProcessor, SparsitySchedule  # noqa: E402  (needs attention above)
+from .processor_hunyuan import HunyuanVideoFgattnProcessor  # noqa: E402

@@ -133,6 +133,48 @@ class Plan:
         keys = block_mask.to(torch.bool).repeat_interleave(block_n, dim=3)[..., :seq_kv]
         return cls.from_key_mask(keys, seq_q, block_m)
 
+    def with_text_tokens(self, text_start: int, key_valid: torch.Tensor | None = None) -> "Plan":
+        """This plan for a joint self-attention sequence whose tokens from `text_start` on are text (HunyuanVideo:
+        [video, text]); DESIGN.md keeps text tokens in every plan. Every query block keeps its own keys below
+        text_start plus every valid text key; a query block holding any text query keeps every valid key (text
+        attends densely); keys that key_valid (bool [B, Skv], False = padding) rejects are dropped.
+        O(nnz): each row's new keys are written in place, no sort."""
+        if self.seq_q != self.seq_kv:
+            raise ValueError(f"plan: with_text_tokens needs joint self-attention (seq_q == seq_kv), got seq_q = "
+                             f"{self.seq_q}, seq_kv = {self.seq_kv}")
+        if not 0 <= text_start <= self.seq_kv:
+            raise ValueError(f"text_start: must be in [0, {self.seq_kv}], got {text_start}")
+        if key_valid is None:
+            key_valid = torch.ones(self.batch, self.seq_kv, dtype=torch.bool)
+        if key_valid.dtype != torch.bool or tuple(key_valid.shape) != (self.batch, self.seq_kv):
+            raise ValueError(f"key_valid: must be bool [{self.batch}, {self.seq_kv}], got {key_valid.dtype} "
+                             f"{list(key_valid.shape)}")
+        kv = key_valid.cpu()
+        o, i = self.offsets.cpu(), self.indices.cpu().long()
+        row = torch.arange(self.rows)
+        b_of, qb = row // (self.heads * self.query_blocks), row % self.query_blocks
+        dense = ((qb + 1) * self.block_m).clamp(max=self.seq_q) > text_start  # the block holds a text query
+        row_of = torch.repeat_interleave(row, o[1:] - o[:-1])
+        keep = (i < text_start) & kv[b_of[row_of], i] & ~dense[row_of]
+        n_keep = torch.zeros(self.rows, dtype=torch.int64).index_add_(0, row_of, keep.long())
+        n_text, n_all = kv[:, text_start:].sum(1), kv.sum(1)
+        counts = torch.where(dense, n_all[b_of], n_keep + n_text[b_of])
+        offsets = torch.zeros(self.rows + 1, dtype=torch.int64)
+        torch.cumsum(counts, 0, out=offsets[1:])
+        indices = torch.empty(int(offsets[-1]), dtype=torch.int32)
+        # Kept video keys, in their order: rank within the row = kept elements before it in the row.
+        before = torch.cumsum(keep.long(), 0) - keep.long()
+        keep_before_row = torch.cumsum(n_keep, 0) - n_keep
+        pos = offsets[:-1][row_of] + before - keep_before_row[row_of]
+        indices[pos[keep]] = i[keep].to(torch.int32)
+        for b in range(self.batch):  # then the batch item's valid text keys, or all its valid keys for text rows
+            for rows, keys, first in ((row[(b_of == b) & ~dense], kv[b, text_start:].nonzero().squeeze(1) + text_start,
+                                       n_keep), (row[(b_of == b) & dense], kv[b].nonzero().squeeze(1), None)):
+                start = offsets[:-1][rows] + (first[rows] if first is not None else 0)
+                indices[(start[:, None] + torch.arange(keys.numel())).reshape(-1)] = \
+                    keys.to(torch.int32).repeat(rows.numel())
+        return Plan(offsets, indices, self.batch, self.heads, self.seq_q, self.seq_kv, self.block_m)
+
     # -- views -------------------------------------------------------------------------------------------------
     def key_mask(self) -> torch.Tensor:
         """bool [B, H, nQB, Skv]: True where the query block keeps the key."""

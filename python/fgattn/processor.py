@@ -67,21 +67,28 @@ class FgattnProcessor:
         self.plan: Plan | None = None
 
     @staticmethod
-    def install(transformer: torch.nn.Module, schedule: SparsitySchedule | None = None) -> SparsitySchedule:
+    def _selects(module: torch.nn.Module) -> bool:
+        """The modules this processor replaces: Wan's self-attention (attn1; is_cross_attention=False)."""
+        return hasattr(module, "set_processor") and hasattr(module, "to_q") and \
+            not getattr(module, "is_cross_attention", True)
+
+    @classmethod
+    def install(cls, transformer: torch.nn.Module, schedule: SparsitySchedule | None = None) -> SparsitySchedule:
         """Installs one processor per self-attention module (cross-attention keeps its processor)."""
         schedule = schedule or SparsitySchedule()
         for module in transformer.modules():
-            if hasattr(module, "set_processor") and hasattr(module, "to_q") and \
-                    not getattr(module, "is_cross_attention", True):
-                proc = FgattnProcessor(schedule, fallback=module.processor)
+            if cls._selects(module):
+                proc = cls(schedule, fallback=module.processor)
                 schedule.processors.append(proc)
                 module.set_processor(proc)
         if not schedule.processors:
-            raise ValueError("transformer: no self-attention module (is_cross_attention=False) found")
+            raise ValueError(f"transformer: no module that {cls.__name__} replaces was found "
+                             f"({cls._selects.__doc__.strip()})")
         return schedule
 
     @staticmethod
     def uninstall(transformer: torch.nn.Module) -> None:
+        """Puts every fgattn processor's stock processor back (any model, any fgattn processor class)."""
         for module in transformer.modules():
             if isinstance(getattr(module, "processor", None), FgattnProcessor):
                 module.set_processor(module.processor.fallback)

@@ -188,3 +188,29 @@ def test_diffusers_wan_on_gpu():
     FgattnProcessor.install(model, SparsitySchedule(dense_forwards=0, block_m=128, tau=0.01))
     sparse = run(model, **x).float()
     assert torch.isfinite(sparse).all() and (sparse - stock).abs().max() > 1e-3
+
+
+def test_e2e_bench_tiny_on_gpu(tmp_path):
+    """bench/e2e_wan.py --tiny on the GPU: the same code path as the 480p/720p run (cuDNN SDPA forced, generator
+    plans, the fgattn processor), small enough to run in seconds."""
+    if not REQUIRE_GPU:
+        pytest.importorskip("diffusers")
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    out = tmp_path / "e2e.json"
+    bench = Path(__file__).resolve().parents[2] / "bench" / "e2e_wan.py"
+    r = subprocess.run([sys.executable, str(bench), "--tiny", "--device", "cuda", "--iters", "2", "--out", str(out)],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-4000:]
+    records = json.loads(out.read_text())
+    assert [(x["backend"], x["density"]) for x in records] == \
+        [("sdpa-cudnn", 1.0)] + [("fgattn", d) for d in (1.0, 0.68, 0.5, 0.35, 0.2)]
+    for x in records:
+        assert x["kind"] == "e2e" and x["device"] == torch.cuda.get_device_name() and x["dtype"] == "bf16"
+        assert x["finite"] and x["ms"] > 0 and 0 < x["attention_share"] <= 1
+        assert abs(x["plan_density"] - x["density"]) <= 0.01 * x["density"]
+    assert records[1]["rel_diff_vs_sdpa"] <= 0.02  # dense plan vs cuDNN: bf16 rounding only
+    assert records[-1]["rel_diff_vs_sdpa"] > 1e-3  # a 20 % plan changes the output

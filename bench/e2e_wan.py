@@ -25,7 +25,6 @@ import math
 import statistics
 import sys
 import time
-from contextlib import nullcontext
 from pathlib import Path
 
 import torch
@@ -107,11 +106,14 @@ class Timer:
 
 
 def sdpa_context(device):
-    """Stock attention forced to cuDNN on the GPU (a shape cuDNN refuses raises instead of falling back)."""
+    """(a fresh context per call, backend name): stock attention forced to cuDNN on the GPU, where a shape cuDNN
+    refuses raises instead of falling back; the math backend on the CPU. sdpa_kernel is a generator context manager:
+    it cannot be re-entered, so each forward makes its own."""
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
     if device.type == "cuda":
-        from torch.nn.attention import SDPBackend, sdpa_kernel
-        return sdpa_kernel(SDPBackend.CUDNN_ATTENTION), "sdpa-cudnn"
-    return nullcontext(), "sdpa-cpu-default"
+        return (lambda: sdpa_kernel(SDPBackend.CUDNN_ATTENTION)), "sdpa-cudnn"
+    return (lambda: sdpa_kernel(SDPBackend.MATH)), "sdpa-math-cpu"
 
 
 def build_model(cfg, device, dtype, seed):
@@ -125,7 +127,7 @@ def build_model(cfg, device, dtype, seed):
     for pname, param in model.named_parameters():
         if dtype != torch.float32 and not keep.intersection(pname.split(".")):
             param.data = param.data.to(dtype)
-    return model.eval()
+    return model.to(device).eval()  # buffers an __init__ may have made on the CPU
 
 
 def make_plans(grid, cfg, densities, block_m, seed, device):
@@ -180,7 +182,7 @@ def run_shape(name, args, common, emit):
     ctx, backend = sdpa_context(dev)
 
     def forward():
-        with torch.no_grad(), ctx:
+        with torch.no_grad(), ctx():
             return model(**x)[0]
 
     # Stock forward and attention's share of it (one self-attention call on the model's shapes and strides, x 30).
@@ -189,7 +191,7 @@ def run_shape(name, args, common, emit):
     qkv = [torch.randn(1, tokens, heads, head_dim, generator=g).to(dev, dtype) for _ in range(3)]
 
     def sdpa_attention():
-        with torch.no_grad(), ctx:
+        with torch.no_grad(), ctx():
             torch.nn.functional.scaled_dot_product_attention(*(t.transpose(1, 2) for t in qkv))
 
     attn_ms = timer(sdpa_attention, max(args.iters, 5))[0] * layers

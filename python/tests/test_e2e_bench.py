@@ -58,7 +58,7 @@ def test_e2e_tiny_on_cpu(tmp_path):
                   "--block-m", "64", "--out", str(out))
     assert r.returncode == 0, r.stderr[-3000:]
     records = json.loads(out.read_text())
-    assert [(r["backend"], r["density"]) for r in records] == [("sdpa-cpu-default", 1.0), ("fgattn", 1.0),
+    assert [(r["backend"], r["density"]) for r in records] == [("sdpa-math-cpu", 1.0), ("fgattn", 1.0),
                                                               ("fgattn", 0.35)]
     for rec in records:
         assert rec["kind"] == "e2e" and rec["device"] == "cpu" and rec["shape"]["tokens"] == 3 * 8 * 8

@@ -4,9 +4,12 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <numeric>
 #include <random>
 #include <set>
+#include <vector>
 
 #include "common/random_inputs.h"
 #include "cuda/attention_test_util.h"
@@ -65,7 +68,25 @@ TEST(OracleCuda, MatchesTheCpuOracleOnRandomInputs) {
       }
 }
 
+// Keys in one plan and not the other, over all rows.
+std::int64_t differing_keys(const Plan& a, const Plan& b) {
+  std::int64_t differing = 0;
+  for (std::int64_t r = 0; r < a.rows(); ++r) {
+    const std::set<std::int32_t> x(a.keys(r).begin(), a.keys(r).end()), y(b.keys(r).begin(), b.keys(r).end());
+    for (auto key : x) differing += y.count(key) == 0;
+    for (auto key : y) differing += x.count(key) == 0;
+  }
+  return differing;
+}
+
 // Top-CDF compares float sums with tau: allow the rare pool whose cumulative mass sits at the cut.
+void expect_topcdf_close(const Plan& gpu, const Plan& cpu, const TopCdfOptions& options) {
+  ASSERT_EQ(gpu.offsets.size(), cpu.offsets.size());
+  const std::int64_t differing = differing_keys(gpu, cpu);
+  if (options.tau == 1.0) EXPECT_EQ(differing, 0);
+  EXPECT_LE(differing, cpu.nnz() / 50 + 2 * options.pool) << "GPU and CPU Top-CDF plans differ too much";
+}
+
 TEST(TopCdfCuda, MatchesTheCpuTopCdf) {
   std::mt19937_64 rng(std::random_device{}());
   for (DType dtype : {DType::bf16, DType::f16})
@@ -83,18 +104,86 @@ TEST(TopCdfCuda, MatchesTheCpuTopCdf) {
         options.sim_threshold = 0.05;  // random tokens are barely self-similar: guard only the least similar pools
         const Prediction gpu = topcdf_plan_cuda(dq.view(q), dk.view(k), options);
         const Prediction cpu = topcdf_plan(q.view(), k.view(), options);
-        ASSERT_EQ(gpu.plan.offsets.size(), cpu.plan.offsets.size());
-        std::int64_t differing = 0;
-        for (std::int64_t r = 0; r < gpu.plan.rows(); ++r) {
-          const std::set<std::int32_t> a(gpu.plan.keys(r).begin(), gpu.plan.keys(r).end());
-          const std::set<std::int32_t> b(cpu.plan.keys(r).begin(), cpu.plan.keys(r).end());
-          for (auto key : a) differing += b.count(key) == 0;
-          for (auto key : b) differing += a.count(key) == 0;
-        }
-        if (tau == 1.0) EXPECT_EQ(differing, 0);
-        EXPECT_LE(differing, cpu.plan.nnz() / 50 + 2 * options.pool) << "GPU and CPU Top-CDF plans differ too much";
+        expect_topcdf_close(gpu.plan, cpu.plan, options);
         EXPECT_GT(gpu.report.seconds, 0.0);
       }
+}
+
+// Many key pools: the cut's bisection, its candidate ranking and (past 2,048 pools) its shared-memory rows.
+TEST(TopCdfCuda, MatchesTheCpuTopCdfWithManyKeyPools) {
+  std::mt19937_64 rng(std::random_device{}());
+  for (std::int64_t Skv : {std::int64_t{5000} + static_cast<std::int64_t>(rng() % 3000), std::int64_t{16400} + static_cast<std::int64_t>(rng() % 2000)})
+    for (double tau : {0.5, 0.95}) {
+      SCOPED_TRACE(::testing::Message() << "Skv=" << Skv << " tau=" << tau);
+      const auto q = testutil::random_tensor(rng, DType::bf16, Layout::BSHD, 1, 200, 2, 64, 3.0f);
+      const auto k = testutil::random_tensor(rng, DType::bf16, Layout::BSHD, 1, Skv, 2, 64, 3.0f);
+      const DeviceBuffer dq(q), dk(k);
+      TopCdfOptions options;
+      options.block_m = 64;
+      options.pool = 8;  // 625-1,000 and 2,050-2,300 key pools
+      options.tau = tau;
+      options.sim_threshold = 0.05;
+      const Prediction gpu = topcdf_plan_cuda(dq.view(q), dk.view(k), options);
+      const Prediction cpu = topcdf_plan(q.view(), k.view(), options);
+      expect_topcdf_close(gpu.plan, cpu.plan, options);
+      EXPECT_LT(cpu.plan.density(), 1.0) << "the cut was not exercised";
+    }
+}
+
+// The device-resident plan: the same plan as the host API, rows ordered longest first (stable, as
+// DevicePlan::upload), nnz and attended_pairs after finish(); a reused predictor gives the same answers after a
+// larger and then a smaller shape (no stale workspace data).
+TEST(TopCdfCuda, DevicePlanIsCompleteAndReusable) {
+  std::mt19937_64 rng(std::random_device{}());
+  TopCdfPredictor predictor;
+  for (std::int64_t Skv : {std::int64_t{700}, std::int64_t{3000}, std::int64_t{333}}) {
+    SCOPED_TRACE(::testing::Message() << "Skv=" << Skv);
+    const auto q = testutil::random_tensor(rng, DType::bf16, Layout::BSHD, 1, 300, 3, 128, 3.0f);
+    const auto k = testutil::random_tensor(rng, DType::bf16, Layout::BSHD, 1, Skv, 3, 128, 3.0f);
+    const DeviceBuffer dq(q), dk(k);
+    TopCdfOptions options;
+    options.tau = 0.8;
+    options.sim_threshold = 0.05;
+    cudaStream_t stream{};
+    ASSERT_EQ(cudaStreamCreate(&stream), cudaSuccess);
+    const DevicePlan& device = predictor.predict(dq.view(q), dk.view(k), options, stream);
+    EXPECT_EQ(device.nnz, -1) << "nnz is not known before finish()";
+    const Plan plan = predictor.download(stream);  // validates
+    EXPECT_EQ(device.nnz, plan.nnz());
+    EXPECT_DOUBLE_EQ(device.attended_pairs, plan.attended_pairs());
+    EXPECT_EQ(device.rows, plan.rows());
+    expect_topcdf_close(plan, topcdf_plan(q.view(), k.view(), options).plan, options);
+
+    std::vector<std::int32_t> order(static_cast<std::size_t>(device.rows));
+    ASSERT_EQ(cudaMemcpy(order.data(), device.order, order.size() * sizeof(std::int32_t), cudaMemcpyDeviceToHost), cudaSuccess);
+    std::vector<std::int32_t> expected(order.size());
+    std::iota(expected.begin(), expected.end(), 0);
+    std::stable_sort(expected.begin(), expected.end(), [&](std::int32_t a, std::int32_t b) {
+      return plan.keys(a).size() > plan.keys(b).size();
+    });
+    EXPECT_EQ(order, expected);
+    ASSERT_EQ(cudaStreamDestroy(stream), cudaSuccess);
+  }
+  EXPECT_GT(predictor.workspace_bytes(), 0u);
+}
+
+TEST(TopCdfCuda, RefusesUnsupportedArguments) {
+  std::mt19937_64 rng(1);
+  const auto q = testutil::random_tensor(rng, DType::bf16, Layout::BSHD, 1, 64, 1, 64);
+  const DeviceBuffer dq(q);
+  TopCdfPredictor predictor;
+  TopCdfOptions bad_tau;
+  bad_tau.tau = 1.5;
+  try {
+    predictor.predict(dq.view(q), dq.view(q), bad_tau);
+    ADD_FAILURE() << "tau 1.5 accepted";
+  } catch (const Error& e) {
+    EXPECT_THAT(e.what(), ::testing::HasSubstr("tau"));
+  }
+  TopCdfOptions small_pool;
+  small_pool.pool = 4;  // block_m 128 / 4 = 32 pools per block
+  EXPECT_THROW(predictor.predict(dq.view(q), dq.view(q), small_pool), Error);
+  EXPECT_THROW(predictor.finish(), Error);  // nothing predicted yet
 }
 
 TEST(OracleCuda, RefusesUnsupportedArguments) {

@@ -1,8 +1,14 @@
-// Host side of the GPU Top-CDF: pool Q and K, select key pools per query pool, compact into a Plan.
+// Host side of the GPU Top-CDF: argument checks, the reusable workspace, and the four passes on one stream
+// (topcdf_params.h). A warm predict() allocates nothing and never waits for the device: ~6 launches
+// (pool_means, pooled_logits + topcdf_cut per head chunk, CUB scan, pools_to_plan, CUB sort).
 #include <cuda_runtime.h>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
+#include <mutex>
+#include <utility>
+#include <vector>
 
 #include "cuda/predict/predict_host.h"
 #include "cuda/predict/topcdf_params.h"
@@ -12,70 +18,224 @@
 namespace fgattn {
 namespace {
 
-struct Pooled {
-  cuda::DeviceBuffer<float> means;
-  cuda::DeviceBuffer<std::uint8_t> similar;
+using cuda::check_cuda;
+
+constexpr std::size_t kMaxLogitBytes = std::size_t{512} << 20;  // pooled logits held at once (heads are chunked)
+
+// Device memory that grows to the largest request and is kept (cudaMalloc only when it grows).
+class Scratch {
+ public:
+  Scratch() = default;
+  Scratch(Scratch&& o) noexcept : ptr_(std::exchange(o.ptr_, nullptr)), bytes_(std::exchange(o.bytes_, 0)) {}
+  Scratch& operator=(Scratch&& o) noexcept {
+    std::swap(ptr_, o.ptr_);
+    std::swap(bytes_, o.bytes_);
+    return *this;
+  }
+  ~Scratch() { cudaFree(ptr_); }
+  template <typename T>
+  T* get(std::size_t count, const char* what) {
+    const std::size_t bytes = std::max<std::size_t>(count, 1) * sizeof(T);
+    if (bytes > bytes_) {
+      check_cuda(cudaFree(ptr_), what);
+      ptr_ = nullptr, bytes_ = 0;
+      check_cuda(cudaMalloc(&ptr_, bytes), what);
+      bytes_ = bytes;
+    }
+    return static_cast<T*>(ptr_);
+  }
+  std::size_t bytes() const { return bytes_; }
+
+ private:
+  void* ptr_ = nullptr;
+  std::size_t bytes_ = 0;
 };
 
-Pooled pool(const TensorView& x, int pool_size, double sim_threshold) {
-  const std::int64_t pools = x.batch() * x.heads() * ((x.seq() + pool_size - 1) / pool_size);
-  Pooled out{cuda::device_alloc<float>(static_cast<std::size_t>(pools * x.head_dim()), "pool"),
-             cuda::device_alloc<std::uint8_t>(static_cast<std::size_t>(pools), "pool")};
-  cuda::PoolParams p;
-  p.x = x.data;
-  for (int i = 0; i < 3; ++i) p.stride[i] = x.strides[i];
-  p.batch = static_cast<int>(x.batch());
-  p.heads = static_cast<int>(x.heads());
-  p.seq = static_cast<int>(x.seq());
-  p.head_dim = static_cast<int>(x.head_dim());
-  p.pool = pool_size;
-  p.element = cuda::element_type(x);
-  p.sim_threshold = static_cast<float>(sim_threshold);
-  p.means = out.means.get();
-  p.similar = out.similar.get();
-  cuda::check_cuda(cuda::launch_pool_tokens(p, nullptr), "pool_tokens");
-  return out;
+// The DevicePlan frees its arrays with cudaFree: they are cudaMalloc'd here, and re-made only when they grow.
+void ensure_plan_capacity(DevicePlan& plan, std::int64_t& index_capacity, std::int64_t& row_capacity, std::int64_t rows,
+                          std::int64_t indices) {
+  if (rows <= row_capacity && indices <= index_capacity) return;
+  DevicePlan fresh;
+  row_capacity = std::max(rows, row_capacity);
+  index_capacity = std::max(indices, index_capacity);
+  check_cuda(cudaMalloc(&fresh.offsets, static_cast<std::size_t>(row_capacity + 1) * sizeof(std::int64_t)), "plan offsets");
+  check_cuda(cudaMalloc(&fresh.order, static_cast<std::size_t>(std::max<std::int64_t>(row_capacity, 1)) * sizeof(std::int32_t)),
+             "plan order");
+  check_cuda(cudaMalloc(&fresh.indices, static_cast<std::size_t>(std::max<std::int64_t>(index_capacity, 1)) * sizeof(std::int32_t)),
+             "plan indices");
+  plan = std::move(fresh);
+}
+
+void check_topcdf_arguments(const TensorView& q, const TensorView& k, const TopCdfOptions& o) {
+  cuda::check_predictor_operands(q, k);
+  cuda::check_block_m(o.block_m);
+  if (o.pool < 1 || o.block_m % o.pool != 0)
+    throw Error("pool", fmt::format("{} must divide block_m = {} on the GPU", o.pool, o.block_m));
+  if (o.block_m / o.pool > 16) throw Error("pool", fmt::format("block_m / pool = {} exceeds 16 on the GPU", o.block_m / o.pool));
+  if (!(o.tau >= 0 && o.tau <= 1)) throw Error("tau", fmt::format("must be in [0, 1], got {}", o.tau));
+  if (!std::isfinite(o.sim_threshold)) throw Error("sim_threshold", "must be finite");
+  const std::int64_t k_pools = (k.seq() + o.pool - 1) / o.pool;
+  if (k_pools > cuda::kMaxKeyPools)
+    throw Error("k", fmt::format("{} keys in pools of {} are {} key pools; the GPU cut holds at most {}: use a larger pool",
+                                 k.seq(), o.pool, k_pools, cuda::kMaxKeyPools));
+  if (q.seq() >= (std::int64_t{1} << 31) || k.seq() >= (std::int64_t{1} << 31))
+    throw Error("q", "sequence lengths must be below 2^31 on the GPU");
 }
 
 }  // namespace
 
-Prediction topcdf_plan_cuda(const TensorView& q, const TensorView& k, const TopCdfOptions& o) {
+struct TopCdfPredictor::Impl {
+  Scratch q_hi, q_lo, k_hi, k_lo, q_similar, k_similar, logits, pool_bits, counts, counts_sorted, row_ids, cub;
+  DevicePlan plan;
+  std::int64_t index_capacity = 0, row_capacity = 0;
+};
+
+TopCdfPredictor::TopCdfPredictor() : impl_(std::make_unique<Impl>()) {}
+TopCdfPredictor::~TopCdfPredictor() = default;
+TopCdfPredictor::TopCdfPredictor(TopCdfPredictor&&) noexcept = default;
+TopCdfPredictor& TopCdfPredictor::operator=(TopCdfPredictor&&) noexcept = default;
+
+const DevicePlan& TopCdfPredictor::plan() const { return impl_->plan; }
+
+std::size_t TopCdfPredictor::workspace_bytes() const {
+  const Impl& w = *impl_;
+  std::size_t bytes = 0;
+  for (const Scratch* s : {&w.q_hi, &w.q_lo, &w.k_hi, &w.k_lo, &w.q_similar, &w.k_similar, &w.logits, &w.pool_bits,
+                           &w.counts, &w.counts_sorted, &w.row_ids, &w.cub})
+    bytes += s->bytes();
+  return bytes + static_cast<std::size_t>(w.row_capacity + 1) * 8 + static_cast<std::size_t>(w.row_capacity) * 4 +
+         static_cast<std::size_t>(w.index_capacity) * 4;
+}
+
+const DevicePlan& TopCdfPredictor::predict(const TensorView& q, const TensorView& k, const TopCdfOptions& o,
+                                           cudaStream_t stream) {
   using namespace fgattn::cuda;
-  check_predictor_operands(q, k);
-  check_block_m(o.block_m);
-  if (o.pool < 1 || o.block_m % o.pool != 0)
-    throw Error("pool", fmt::format("{} must divide block_m = {} on the GPU", o.pool, o.block_m));
-  if (!(o.tau >= 0 && o.tau <= 1)) throw Error("tau", fmt::format("must be in [0, 1], got {}", o.tau));
-  if (o.block_m / o.pool > 16) throw Error("pool", fmt::format("block_m / pool = {} exceeds 16 on the GPU", o.block_m / o.pool));
-  constexpr std::size_t kSharedMemoryLimit = 227 * 1024;  // per CTA on sm_90
-  if (topcdf_smem_bytes(o.block_m, o.pool, static_cast<int>(k.seq())) > kSharedMemoryLimit)
-    throw Error("k", fmt::format("{} keys in pools of {} need more shared memory than one CTA has; use a larger pool",
-                                 k.seq(), o.pool));
+  check_topcdf_arguments(q, k, o);
+  Impl& w = *impl_;
+  const Plan sizes = plan_with_sizes(q.batch(), q.heads(), q.seq(), k.seq(), o.block_m);  // checks the sizes
+  const int bh = static_cast<int>(q.batch() * q.heads()), D = static_cast<int>(q.head_dim());
+  const int q_pools = static_cast<int>((q.seq() + o.pool - 1) / o.pool), k_pools = static_cast<int>((k.seq() + o.pool - 1) / o.pool);
+  const std::int64_t rows = sizes.rows(), stride = (k_pools + kLogitColumnAlign - 1) / kLogitColumnAlign * kLogitColumnAlign;
+  const int pool_words = (k_pools + 31) / 32;
+  const std::int64_t logits_per_head = static_cast<std::int64_t>(q_pools) * stride;
+  const int heads_per_chunk = static_cast<int>(std::clamp<std::int64_t>(
+      static_cast<std::int64_t>(kMaxLogitBytes / sizeof(float)) / logits_per_head, 1, std::min(bh, 65535)));
 
-  Plan plan = plan_with_sizes(q.batch(), q.heads(), q.seq(), k.seq(), o.block_m);
-  const std::int64_t words = (plan.seq_kv + 63) / 64;
-  auto bits = device_alloc<std::uint64_t>(static_cast<std::size_t>(plan.rows() * words), "bits");
-  GpuTimer timer;
-  const Pooled qp = pool(q, o.pool, o.sim_threshold), kp = pool(k, o.pool, o.sim_threshold);
-  TopCdfBitsParams p;
-  p.q_means = qp.means.get();
-  p.q_similar = qp.similar.get();
-  p.k_means = kp.means.get();
-  p.k_similar = kp.similar.get();
-  p.batch_heads = static_cast<int>(q.batch() * q.heads());
-  p.seq_q = static_cast<int>(q.seq());
-  p.seq_kv = static_cast<int>(k.seq());
-  p.head_dim = static_cast<int>(q.head_dim());
-  p.pool = o.pool;
-  p.block_m = o.block_m;
-  p.scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(q.head_dim())));
-  p.tau = static_cast<float>(o.tau);
-  p.bits = bits.get();
-  check_cuda(launch_topcdf_bits(p, nullptr), "topcdf_bits");
-  bits_to_host_plan(bits.get(), 1, plan, timer);
+  // Workspace (allocates only when this shape needs more than any earlier one).
+  PoolMeansParams pm;
+  pm.q = {q.data, {q.strides[0], q.strides[1], q.strides[2]}, static_cast<int>(q.seq()),
+          w.q_hi.get<std::uint16_t>(static_cast<std::size_t>(bh) * q_pools * D, "topcdf workspace"),
+          w.q_lo.get<std::uint16_t>(static_cast<std::size_t>(bh) * q_pools * D, "topcdf workspace"),
+          w.q_similar.get<std::uint8_t>(static_cast<std::size_t>(bh) * q_pools, "topcdf workspace")};
+  pm.k = {k.data, {k.strides[0], k.strides[1], k.strides[2]}, static_cast<int>(k.seq()),
+          w.k_hi.get<std::uint16_t>(static_cast<std::size_t>(bh) * k_pools * D, "topcdf workspace"),
+          w.k_lo.get<std::uint16_t>(static_cast<std::size_t>(bh) * k_pools * D, "topcdf workspace"),
+          w.k_similar.get<std::uint8_t>(static_cast<std::size_t>(bh) * k_pools, "topcdf workspace")};
+  pm.batch = static_cast<int>(q.batch());
+  pm.heads = static_cast<int>(q.heads());
+  pm.head_dim = D;
+  pm.pool = o.pool;
+  pm.element = element_type(q);
+  pm.sim_threshold = static_cast<float>(o.sim_threshold);
+  float* logits = w.logits.get<float>(static_cast<std::size_t>(logits_per_head) * heads_per_chunk, "topcdf workspace");
+  auto* pool_bits = w.pool_bits.get<std::uint32_t>(static_cast<std::size_t>(rows) * pool_words, "topcdf workspace");
+  auto* counts = w.counts.get<std::int32_t>(static_cast<std::size_t>(rows), "topcdf workspace");
+  auto* counts_sorted = w.counts_sorted.get<std::int32_t>(static_cast<std::size_t>(rows), "topcdf workspace");
+  auto* row_ids = w.row_ids.get<std::int32_t>(static_cast<std::size_t>(rows), "topcdf workspace");
+  ensure_plan_capacity(w.plan, w.index_capacity, w.row_capacity, rows, rows * k.seq());
+  std::size_t scan_bytes = 0, sort_bytes = 0;
+  check_cuda(scan_offsets(nullptr, scan_bytes, w.plan.offsets, rows, stream), "topcdf scan");
+  check_cuda(sort_rows_by_count(nullptr, sort_bytes, counts, counts_sorted, row_ids, w.plan.order, rows,
+                                static_cast<int>(k.seq()), stream),
+             "topcdf sort");
+  void* cub_scratch = w.cub.get<std::uint8_t>(std::max(scan_bytes, sort_bytes), "topcdf workspace");
+
+  DevicePlan& plan = w.plan;
+  plan.batch = sizes.batch, plan.heads = sizes.heads, plan.seq_q = sizes.seq_q, plan.seq_kv = sizes.seq_kv;
+  plan.block_m = sizes.block_m, plan.rows = rows;
+  plan.nnz = -1, plan.attended_pairs = -1.0;  // finish() reads them
+
+  // 1. Pooled means of Q and K.
+  check_cuda(launch_pool_means(pm, stream), "topcdf pool_means");
+  // 2-3. Pooled logits and the cut, a chunk of heads at a time.
+  const float scale_log2 = static_cast<float>(1.0 / std::sqrt(static_cast<double>(D)) * 1.4426950408889634);
+  for (int begin = 0; begin < bh; begin += heads_per_chunk) {
+    const int count = std::min(heads_per_chunk, bh - begin);
+    PooledLogitsParams lp;
+    lp.q_hi = pm.q.hi, lp.q_lo = pm.q.lo, lp.k_hi = pm.k.hi, lp.k_lo = pm.k.lo;
+    lp.q_pools = q_pools, lp.k_pools = k_pools, lp.head_dim = D;
+    lp.bh_begin = begin, lp.bh_count = count;
+    lp.scale_log2 = scale_log2;
+    lp.logits = logits, lp.logit_stride = stride;
+    check_cuda(launch_pooled_logits(lp, stream), "topcdf pooled_logits");
+    TopCdfCutParams cp;
+    cp.logits = logits, cp.logit_stride = stride;
+    cp.q_similar = pm.q.similar, cp.k_similar = pm.k.similar;
+    cp.bh_begin = begin, cp.bh_count = count;
+    cp.seq_q = static_cast<int>(q.seq()), cp.seq_kv = static_cast<int>(k.seq());
+    cp.pool = o.pool, cp.block_m = o.block_m, cp.q_pools = q_pools, cp.k_pools = k_pools;
+    cp.tau = static_cast<float>(o.tau);
+    cp.pool_bits = pool_bits, cp.pool_words = pool_words;
+    cp.offsets = plan.offsets, cp.counts = counts, cp.row_ids = row_ids;
+    check_cuda(launch_topcdf_cut(cp, stream), "topcdf cut");
+  }
+  // 4. Offsets, keys, longest-first order.
+  check_cuda(scan_offsets(cub_scratch, scan_bytes, plan.offsets, rows, stream), "topcdf scan");
+  PoolsToPlanParams fp;
+  fp.pool_bits = pool_bits, fp.pool_words = pool_words, fp.k_pools = k_pools, fp.pool = o.pool;
+  fp.seq_kv = static_cast<int>(k.seq()), fp.rows = rows, fp.offsets = plan.offsets, fp.indices = plan.indices;
+  check_cuda(launch_pools_to_plan(fp, stream), "topcdf pools_to_plan");
+  check_cuda(sort_rows_by_count(cub_scratch, sort_bytes, counts, counts_sorted, row_ids, plan.order, rows,
+                                static_cast<int>(k.seq()), stream),
+             "topcdf sort");
+  return plan;
+}
+
+const DevicePlan& TopCdfPredictor::finish(cudaStream_t stream) {
+  DevicePlan& plan = impl_->plan;
+  if (plan.offsets == nullptr) throw Error("predictor", "finish() before predict()");
+  std::vector<std::int64_t> offsets(static_cast<std::size_t>(plan.rows + 1));
+  check_cuda(cudaMemcpyAsync(offsets.data(), plan.offsets, offsets.size() * sizeof(std::int64_t), cudaMemcpyDeviceToHost, stream),
+             "plan offsets");
+  check_cuda(cudaStreamSynchronize(stream), "topcdf predict");
+  Plan shape = plan_with_sizes(plan.batch, plan.heads, plan.seq_q, plan.seq_kv, plan.block_m);
+  double pairs = 0;
+  const std::int64_t nqb = shape.query_blocks();
+  for (std::int64_t r = 0; r < plan.rows; ++r)
+    pairs += static_cast<double>(offsets[static_cast<std::size_t>(r) + 1] - offsets[static_cast<std::size_t>(r)]) *
+             static_cast<double>(shape.block_rows(r % nqb));
+  plan.nnz = offsets.back();
+  plan.attended_pairs = pairs;
+  return plan;
+}
+
+Plan TopCdfPredictor::download(cudaStream_t stream) {
+  const DevicePlan& d = finish(stream);
+  Plan plan = plan_with_sizes(d.batch, d.heads, d.seq_q, d.seq_kv, d.block_m);
+  plan.offsets.resize(static_cast<std::size_t>(d.rows + 1));
+  plan.indices.resize(static_cast<std::size_t>(d.nnz));
+  check_cuda(cudaMemcpyAsync(plan.offsets.data(), d.offsets, plan.offsets.size() * sizeof(std::int64_t),
+                             cudaMemcpyDeviceToHost, stream),
+             "plan offsets");
+  if (d.nnz > 0)
+    check_cuda(cudaMemcpyAsync(plan.indices.data(), d.indices, plan.indices.size() * sizeof(std::int32_t),
+                               cudaMemcpyDeviceToHost, stream),
+               "plan indices");
+  check_cuda(cudaStreamSynchronize(stream), "plan download");
+  validate(plan);
+  return plan;
+}
+
+Prediction topcdf_plan_cuda(const TensorView& q, const TensorView& k, const TopCdfOptions& o) {
+  // One predictor for the host API: its workspace is reused by every call (never freed: no teardown-order issues).
+  static std::mutex lock;
+  static auto* predictor = new TopCdfPredictor;
+  const std::lock_guard<std::mutex> guard(lock);
+  cuda::GpuTimer timer;
+  predictor->predict(q, k, o, nullptr);
+  timer.stop();
   const double seconds = timer.seconds();
-
-  Prediction prediction{std::move(plan), {"topcdf", fmt::format("Mx{}", o.pool), o.tau, 0.0, seconds}};
+  Prediction prediction{predictor->download(nullptr), {"topcdf", fmt::format("Mx{}", o.pool), o.tau, 0.0, seconds}};
   prediction.report.density = prediction.plan.density();
   return prediction;
 }

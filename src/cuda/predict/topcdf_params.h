@@ -1,8 +1,13 @@
 #pragma once
-// Plain parameters and launchers of the GPU Top-CDF predictor (framework-free).
-// Pass 1 (pool_tokens): mean of each `pool`-token block of Q and of K, and whether its tokens are self-similar.
-// Pass 2 (topcdf_bits): per query pool, softmax over the pooled keys and the smallest set of key pools whose
-//   mass reaches tau, united over the query block's pools into its per-key bits (bits_to_plan compacts them).
+// Plain parameters and launchers of the GPU Top-CDF predictor (framework-free). Four passes, no host sync:
+//   pool_means:     mean of every `pool`-token block of Q and of K (one launch for both), split into bf16 hi + lo
+//                   (16 significant bits, full fp32 range) for the tensor cores, and whether it is self-similar.
+//   pooled_logits:  per (b, h) the [query pools x key pools] logits with mma.sync m16n8k16 in three products
+//                   (hi*hi + hi*lo + lo*hi: relative error ~2^-16 against fp32's 2^-24), written to a workspace.
+//   topcdf_cut:     per plan row (b, h, query block) and query pool, softmax over the key pools and the smallest
+//                   set reaching tau, found without a sort; the union over the block's pools -> pool bits + count.
+//   pools_to_plan:  CUB scan of the counts -> CSR offsets, expansion of kept pools to keys, CUB radix sort of the
+//                   rows by descending count (the attention kernel's longest-first order).
 #include <cuda_runtime.h>
 
 #include <cstddef>
@@ -12,31 +17,69 @@
 
 namespace fgattn::cuda {
 
-struct PoolParams {
-  const void* x = nullptr;     // (B, S, H, D) with strides below
-  std::int64_t stride[3]{};    // b, s, h in elements
-  int batch = 0, heads = 0, seq = 0, head_dim = 0, pool = 16;
+struct PoolSide {
+  const void* x = nullptr;   // (B, S, H, D) with strides below
+  std::int64_t stride[3]{};  // b, s, h in elements
+  int seq = 0;
+  std::uint16_t* hi = nullptr;  // (B * H, pools, D): bf16(mean)
+  std::uint16_t* lo = nullptr;  // (B * H, pools, D): bf16(mean - hi)
+  std::uint8_t* similar = nullptr;  // (B * H, pools)
+};
+
+struct PoolMeansParams {
+  PoolSide q, k;
+  int batch = 0, heads = 0, head_dim = 0, pool = 16;
   ElementType element = ElementType::bf16;
   float sim_threshold = 0.5f;
-  float* means = nullptr;         // (B * H, ceil(seq / pool), D)
-  std::uint8_t* similar = nullptr;  // (B * H, ceil(seq / pool))
 };
 
-struct TopCdfBitsParams {
-  const float* q_means = nullptr;
+struct PooledLogitsParams {
+  const std::uint16_t *q_hi = nullptr, *q_lo = nullptr, *k_hi = nullptr, *k_lo = nullptr;  // bf16 bits
+  int q_pools = 0, k_pools = 0, head_dim = 0;
+  int bh_begin = 0, bh_count = 0;  // the (b, h) slice of this launch: logits hold bh_count heads
+  float scale_log2 = 0.f;          // softmax scale * log2(e): logits are stored in base 2
+  float* logits = nullptr;         // (bh_count, q_pools, logit_stride)
+  std::int64_t logit_stride = 0;   // k_pools rounded up to kLogitColumnAlign
+};
+constexpr int kLogitColumnAlign = 64;  // the GEMM's key tile: whole tiles are stored, columns past k_pools ignored
+
+struct TopCdfCutParams {
+  const float* logits = nullptr;  // as PooledLogitsParams, for heads [bh_begin, bh_begin + bh_count)
+  std::int64_t logit_stride = 0;
   const std::uint8_t* q_similar = nullptr;
-  const float* k_means = nullptr;
   const std::uint8_t* k_similar = nullptr;
-  int batch_heads = 0, seq_q = 0, seq_kv = 0, head_dim = 0, pool = 16, block_m = 128;
-  float scale = 0.f;  // softmax scale (natural base)
+  int bh_begin = 0, bh_count = 0;
+  int seq_q = 0, seq_kv = 0, pool = 16, block_m = 128, q_pools = 0, k_pools = 0;
   float tau = 0.9f;
-  std::uint64_t* bits = nullptr;  // (B * H * nQB, ceil(seq_kv / 64)), every word written
+  std::uint32_t* pool_bits = nullptr;  // (rows, pool_words): kept key pools of each plan row
+  int pool_words = 0;                  // ceil(k_pools / 32)
+  std::int64_t* offsets = nullptr;     // offsets[row + 1] = the row's key count (scanned later); offsets[0] = 0
+  std::int32_t* counts = nullptr;      // (rows) the same counts, the keys of the row sort
+  std::int32_t* row_ids = nullptr;     // (rows) 0..rows-1, the values of the row sort
 };
 
-// Dynamic shared memory of one topcdf_bits CTA (the host refuses shapes past the device's limit).
-std::size_t topcdf_smem_bytes(int block_m, int pool, int seq_kv);
+struct PoolsToPlanParams {
+  const std::uint32_t* pool_bits = nullptr;
+  int pool_words = 0, k_pools = 0, pool = 16, seq_kv = 0;
+  std::int64_t rows = 0;
+  const std::int64_t* offsets = nullptr;  // scanned
+  std::int32_t* indices = nullptr;
+};
 
-cudaError_t launch_pool_tokens(const PoolParams& p, cudaStream_t stream);
-cudaError_t launch_topcdf_bits(const TopCdfBitsParams& p, cudaStream_t stream);
+// Largest key-pool count the cut holds in registers (32 lanes x 160): 81,920 keys in pools of 16.
+constexpr int kMaxKeyPools = 32 * 160;
+
+cudaError_t launch_pool_means(const PoolMeansParams& p, cudaStream_t stream);
+cudaError_t launch_pooled_logits(const PooledLogitsParams& p, cudaStream_t stream);
+cudaError_t launch_topcdf_cut(const TopCdfCutParams& p, cudaStream_t stream);
+cudaError_t launch_pools_to_plan(const PoolsToPlanParams& p, cudaStream_t stream);
+
+// CUB steps on caller-owned scratch (size it with scratch == nullptr: the call only writes `bytes`).
+// Inclusive scan of offsets[1..rows] in place (offsets[0] = 0 already).
+cudaError_t scan_offsets(void* scratch, std::size_t& bytes, std::int64_t* offsets, std::int64_t rows, cudaStream_t stream);
+// Stable sort of row_ids by descending counts into order (counts_out: scratch of the same size as counts).
+cudaError_t sort_rows_by_count(void* scratch, std::size_t& bytes, const std::int32_t* counts, std::int32_t* counts_out,
+                               const std::int32_t* row_ids, std::int32_t* order, std::int64_t rows, int max_count,
+                               cudaStream_t stream);
 
 }  // namespace fgattn::cuda

@@ -1,0 +1,235 @@
+// Pass 3 of the GPU Top-CDF: one CTA (4 warps) per plan row (b, h, query block); each warp takes one of the
+// block's query pools at a time and holds its row of pooled logits in registers (key pool j = 32 t + lane in
+// v[t]: coalesced loads, and word t of the row's pool bitmask is one ballot).
+// The cut without a sort. The CPU keeps pools in descending probability (ties: lower index first) while the mass
+// before them is below tau * sum, i.e. pool j is kept iff F(p_j) < target, with F(x) = mass of the pools ranked
+// before x. Bisection on the probability's bits (p >= 0, so bits order like values) keeps lo < x* <= hi with
+// F(lo) >= target > F(hi): pools above hi are kept, pools at or below lo dropped. It stops once at most 32 pools
+// lie in (lo, hi]; those are resolved exactly — one per lane, ranked by value then index over shuffles. Only if
+// more than 32 pools share one probability (hi = lo + 1) are they all kept (a tie the CPU breaks by index).
+// Cost per query pool at Wan 480p (2048 key pools, 64 per lane): ~10 passes over 64 registers (max, exp, sum,
+// ~6-8 bisection steps with the first pivot at (1 - tau) * sum / pools, the keep ballots) ~ 3k warp instructions;
+// 24,576 query pools -> ~75 us of issue on 132 SMs; the 192 MB of logits are read once (~45 us, overlapped).
+#include <cmath>
+
+#include "cuda/predict/topcdf_params.h"
+
+namespace fgattn::cuda {
+namespace {
+
+constexpr int kWarps = 4;
+constexpr int kMaxWords = kMaxKeyPools / 32;
+constexpr unsigned kFull = 0xffffffffu;
+
+__device__ inline float warp_sum(float x) {
+#pragma unroll
+  for (int offset = 16; offset > 0; offset >>= 1) x += __shfl_xor_sync(kFull, x, offset);
+  return x;
+}
+__device__ inline float warp_max(float x) {
+#pragma unroll
+  for (int offset = 16; offset > 0; offset >>= 1) x = fmaxf(x, __shfl_xor_sync(kFull, x, offset));
+  return x;
+}
+
+// A warp's row of N x 32 probabilities (key pool 32 t + lane at [t]): in registers up to 64 per lane, beyond that
+// (more than 2,048 key pools) in shared memory, laid out [t][lane] so every access is conflict-free.
+template <int N>
+struct RegisterRow {
+  float v[N];
+  __device__ float& operator[](int t) { return v[t]; }
+  __device__ float operator[](int t) const { return v[t]; }
+};
+template <int N>
+struct SharedRow {
+  float* base;  // this warp's N x 32 floats
+  int lane;
+  __device__ float& operator[](int t) { return base[t * 32 + lane]; }
+  __device__ float operator[](int t) const { return base[t * 32 + lane]; }
+};
+constexpr int kMaxRegisterValues = 64;
+
+// Mass and count of the values whose bits exceed x, over the warp. One fixed summation order, so F(0) is the sum.
+template <int N, typename Row>
+__device__ inline void mass_above(const Row& v, unsigned x, float& mass, int& count) {
+  float s[4] = {0.f, 0.f, 0.f, 0.f};
+  int n = 0;
+#pragma unroll
+  for (int t = 0; t < N; ++t) {
+    const bool above = __float_as_uint(v[t]) > x;
+    s[t % 4] += above ? v[t] : 0.f;
+    n += above;
+  }
+  mass = warp_sum((s[0] + s[1]) + (s[2] + s[3]));
+  count = __reduce_add_sync(kFull, n);
+}
+
+// Keeps, in `mask` (shared), the key pools of one query pool's Top-CDF cut.
+template <int N, typename Row>
+__device__ void cut_one_pool(Row& v, const float* logits, int k_pools, float tau, std::uint32_t* mask, int lane) {
+  float m = -INFINITY;
+#pragma unroll
+  for (int t = 0; t < N; ++t) {
+    const int j = t * 32 + lane;
+    v[t] = j < k_pools ? logits[j] : -INFINITY;
+    m = fmaxf(m, v[t]);
+  }
+  m = warp_max(m);
+#pragma unroll
+  for (int t = 0; t < N; ++t) v[t] = fminf(exp2f(v[t] - m), 1.0f);  // logits are base 2; the largest is exactly 1
+
+  float sum = 0.f, f_hi = 0.f, f = 0.f;
+  int c_lo = 0, c_hi = 0, c = 0;
+  mass_above<N>(v, 0u, sum, c_lo);
+  const float target = tau * sum;
+  if (!(target > 0.f)) return;  // tau = 0 keeps no pool (as the CPU)
+  unsigned lo = 0u, hi = __float_as_uint(1.0f) + 1u;
+  // First pivot: pools at or below (1 - tau) * sum / k_pools hold at most (1 - tau) of the mass, so F there
+  // reaches the target (up to rounding — the evaluated F decides, so the invariant holds regardless).
+  unsigned pivot = __float_as_uint(0.5f * (1.f - tau) * sum / static_cast<float>(k_pools));
+  while (c_lo - c_hi > 32 && hi - lo > 1u) {
+    const unsigned mid = pivot > lo && pivot < hi ? pivot : lo + (hi - lo) / 2u;
+    pivot = 0u;
+    mass_above<N>(v, mid, f, c);
+    if (f < target) hi = mid, f_hi = f, c_hi = c;
+    else lo = mid, c_lo = c;
+  }
+  const bool all_ties = c_lo - c_hi > 32;  // > 32 pools with the one probability `hi`: keep them all
+  const unsigned keep_above = all_ties ? lo : hi;
+#pragma unroll
+  for (int t = 0; t < N; ++t) {
+    const std::uint32_t word = __ballot_sync(kFull, __float_as_uint(v[t]) > keep_above);
+    if (word != 0u && lane == t % 32) atomicOr(mask + t, word);
+  }
+  if (all_ties || c_lo == c_hi) return;
+
+  // The <= 32 candidates in (lo, hi]: lane i takes the i-th (in key order), then each ranks itself against all.
+  int mine = 0;
+#pragma unroll
+  for (int t = 0; t < N; ++t) {
+    const unsigned b = __float_as_uint(v[t]);
+    mine += b > lo && b <= hi;
+  }
+  int first = mine;  // exclusive scan of the lanes' counts
+#pragma unroll
+  for (int offset = 1; offset < 32; offset <<= 1) {
+    const int up = __shfl_up_sync(kFull, first, offset);
+    if (lane >= offset) first += up;
+  }
+  first -= mine;
+  float cand = 0.f;
+  int cand_j = -1;
+  int slot = first;
+#pragma unroll
+  for (int t = 0; t < N; ++t) {
+    const unsigned b = __float_as_uint(v[t]);
+    const bool is_cand = b > lo && b <= hi;
+    // Hand candidate `slot` to lane `slot`: every lane offers its next candidate, the owner picks it up.
+    const unsigned offers = __ballot_sync(kFull, is_cand);
+    if (offers == 0u) continue;
+    for (unsigned rest = offers; rest != 0u; rest &= rest - 1u) {
+      const int src = __ffs(rest) - 1;
+      const int src_slot = __shfl_sync(kFull, slot, src);
+      const float value = __shfl_sync(kFull, v[t], src);
+      if (lane == src_slot) cand = value, cand_j = t * 32 + src;
+    }
+    if (is_cand) ++slot;
+  }
+  const int candidates = c_lo - c_hi;
+  float before = f_hi;
+  for (int i = 0; i < candidates; ++i) {
+    const float other = __shfl_sync(kFull, cand, i);
+    const int other_j = __shfl_sync(kFull, cand_j, i);
+    if (other > cand || (other == cand && other_j < cand_j)) before += other;
+  }
+  if (lane < candidates && before < target) atomicOr(mask + cand_j / 32, 1u << (cand_j % 32));
+}
+
+template <int N>
+__global__ void __launch_bounds__(kWarps * 32) topcdf_cut_kernel(TopCdfCutParams p) {
+  extern __shared__ float shared_rows[];  // kWarps x N x 32 when N > kMaxRegisterValues
+  __shared__ std::uint32_t mask[kMaxWords];
+  __shared__ int keep_all;
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int query_blocks = (p.seq_q + p.block_m - 1) / p.block_m, per_block = p.block_m / p.pool;
+  const int local_bh = static_cast<int>(blockIdx.x) / query_blocks, qb = static_cast<int>(blockIdx.x) % query_blocks;
+  const int bh = p.bh_begin + local_bh;
+  const std::int64_t row = static_cast<std::int64_t>(bh) * query_blocks + qb;
+  const int first_pool = qb * per_block, pools = min(per_block, p.q_pools - first_pool);
+
+  if (threadIdx.x == 0) {
+    int all = p.tau >= 1.f;
+    for (int i = 0; i < pools; ++i) all |= !p.q_similar[static_cast<std::int64_t>(bh) * p.q_pools + first_pool + i];
+    keep_all = all;
+  }
+  // Key pools that are not self-similar are always kept.
+  const std::uint8_t* k_similar = p.k_similar + static_cast<std::int64_t>(bh) * p.k_pools;
+  for (int w = threadIdx.x; w < p.pool_words; w += blockDim.x) {
+    std::uint32_t word = 0;
+    for (int b = 0; b < 32 && w * 32 + b < p.k_pools; ++b) word |= std::uint32_t{!k_similar[w * 32 + b]} << b;
+    mask[w] = word;
+  }
+  __syncthreads();
+
+  if (!keep_all) {
+    for (int i = warp; i < pools; i += kWarps) {
+      const float* logits = p.logits + (static_cast<std::int64_t>(local_bh) * p.q_pools + first_pool + i) * p.logit_stride;
+      if constexpr (N <= kMaxRegisterValues) {
+        RegisterRow<N> row_values;
+        cut_one_pool<N>(row_values, logits, p.k_pools, p.tau, mask, lane);
+      } else {
+        SharedRow<N> row_values{shared_rows + warp * N * 32, lane};
+        cut_one_pool<N>(row_values, logits, p.k_pools, p.tau, mask, lane);
+        __syncwarp();
+      }
+    }
+  }
+  __syncthreads();
+
+  if (warp == 0) {
+    int kept_pools = 0;
+    bool last_kept = false;
+    for (int w = lane; w < p.pool_words; w += 32) {
+      const int valid = min(32, p.k_pools - w * 32);
+      const std::uint32_t valid_bits = valid == 32 ? kFull : (1u << valid) - 1u;
+      const std::uint32_t word = keep_all ? valid_bits : mask[w] & valid_bits;
+      p.pool_bits[row * p.pool_words + w] = word;
+      kept_pools += __popc(word);
+      if (w == p.pool_words - 1) last_kept = (word >> (valid - 1)) & 1u;
+    }
+    kept_pools = __reduce_add_sync(kFull, kept_pools);
+    last_kept = __any_sync(kFull, last_kept);
+    if (lane == 0) {
+      // The last key pool may be short: it holds seq_kv - (k_pools - 1) * pool keys.
+      const int count = kept_pools * p.pool - (last_kept ? p.k_pools * p.pool - p.seq_kv : 0);
+      p.offsets[row + 1] = count;
+      p.counts[row] = count;
+      p.row_ids[row] = static_cast<std::int32_t>(row);
+      if (row == 0) p.offsets[0] = 0;
+    }
+  }
+}
+
+}  // namespace
+
+cudaError_t launch_topcdf_cut(const TopCdfCutParams& p, cudaStream_t stream) {
+  if (p.k_pools < 1 || p.k_pools > kMaxKeyPools || p.pool_words != (p.k_pools + 31) / 32 || p.block_m % p.pool != 0)
+    return cudaErrorInvalidValue;
+  const int query_blocks = (p.seq_q + p.block_m - 1) / p.block_m;
+  const auto blocks = static_cast<unsigned>(p.bh_count) * static_cast<unsigned>(query_blocks);
+  if (p.k_pools <= 32 * 16) {
+    topcdf_cut_kernel<16><<<blocks, kWarps * 32, 0, stream>>>(p);
+  } else if (p.k_pools <= 32 * kMaxRegisterValues) {
+    topcdf_cut_kernel<kMaxRegisterValues><<<blocks, kWarps * 32, 0, stream>>>(p);
+  } else {
+    constexpr int kN = kMaxKeyPools / 32;
+    constexpr int bytes = kWarps * kN * 32 * sizeof(float);
+    if (cudaError_t e = cudaFuncSetAttribute(topcdf_cut_kernel<kN>, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
+        e != cudaSuccess)
+      return e;
+    topcdf_cut_kernel<kN><<<blocks, kWarps * 32, bytes, stream>>>(p);
+  }
+  return cudaGetLastError();
+}
+
+}  // namespace fgattn::cuda

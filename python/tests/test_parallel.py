@@ -207,3 +207,34 @@ def test_two_nccl_processes_match_one():
         ref = fgattn.attention(q, k, v, plan).cpu()
         torch.testing.assert_close(out, ref, rtol=2e-2, atol=2e-3, msg=lambda m: f"case {case}: {m}")
         print(f"case {case[:5]}: imbalance {info['imbalance_before']:.3f} -> {info['imbalance_after']:.3f}")
+
+
+# -- one process (world of 1): cache, errors ----------------------------------------------------------------------
+@pytest.fixture
+def world_of_one(tmp_path):
+    import torch.distributed as dist
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'init'}", rank=0, world_size=1)
+    yield
+    dist.destroy_process_group()
+
+
+def test_rank_plan_is_cached_per_plan_and_errors_name_the_argument(world_of_one):
+    import fgattn
+    from fgattn.parallel import UlyssesFgattn
+    q, k, v, plan = case_inputs(CASES[1], "cpu", torch.float32)
+    ulysses = UlyssesFgattn(cache_size=1)
+    torch.testing.assert_close(ulysses(q, k, v, plan), fgattn.attention(q, k, v, plan), rtol=0, atol=0)
+    first = ulysses._cache[next(iter(ulysses._cache))][2]
+    ulysses(q, k, v, plan)
+    assert ulysses._cache[next(iter(ulysses._cache))][2] is first  # same plan: sliced once
+    other = random_plan(2, 4, 37, 8, [0.5] * 4, seed=3)
+    ulysses(q, k, v, other)
+    assert len(ulysses._cache) == 1 and ulysses._cache[next(iter(ulysses._cache))][0] is other
+    with pytest.raises(ValueError, match=r"plan: must cover all 4 heads of batch 2"):
+        ulysses(q, k, v, random_plan(2, 3, 37, 8, [0.5] * 3))
+    with pytest.raises(ValueError, match=r"query, key, value: must be this rank's sequence shards"):
+        ulysses(q, k[:, :5], v, plan)
+    with pytest.raises(TypeError, match="plan: must be an fgattn.Plan"):
+        ulysses(q, k, v, "plan")
+    with pytest.raises(ValueError, match="causal"):
+        ulysses(q, k, v, plan, causal=True)

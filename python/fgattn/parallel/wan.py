@@ -40,18 +40,19 @@ class UlyssesWanProcessor:
 def install_wan(transformer: torch.nn.Module, plan, group: dist.ProcessGroup | None = None,
                 balance_heads: bool = True) -> list[UlyssesWanProcessor]:
     """Replaces the processor of every self-attention module (is_cross_attention False, or xDiT's attn1) with a
-    UlyssesWanProcessor; each gets its own UlyssesFgattn (so its own per-rank plan cache)."""
+    UlyssesWanProcessor. They share one UlyssesFgattn, whose cache holds a rank plan per distinct plan (up to one per
+    layer): layers that share a plan share its slice and, on the GPU, its single upload."""
     group = _default_group(group)
     _check_ring_degree_one()
-    procs = []
-    for module in transformer.modules():
-        if hasattr(module, "set_processor") and hasattr(module, "to_q") and \
-                not getattr(module, "is_cross_attention", True):
-            proc = UlyssesWanProcessor(UlyssesFgattn(group, balance_heads=balance_heads), plan, module.processor)
-            module.set_processor(proc)
-            procs.append(proc)
-    if not procs:
+    modules = [m for m in transformer.modules() if hasattr(m, "set_processor") and hasattr(m, "to_q") and
+               not getattr(m, "is_cross_attention", True)]
+    if not modules:
         raise ValueError("transformer: no self-attention module (is_cross_attention=False) found")
+    ulysses = UlyssesFgattn(group, balance_heads=balance_heads, cache_size=len(modules))
+    procs = []
+    for module in modules:
+        procs.append(UlyssesWanProcessor(ulysses, plan, module.processor))
+        module.set_processor(procs[-1])
     return procs
 
 

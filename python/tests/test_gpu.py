@@ -213,4 +213,5 @@ def test_e2e_bench_tiny_on_gpu(tmp_path):
         assert x["finite"] and x["ms"] > 0 and 0 < x["attention_share"] <= 1
         assert abs(x["plan_density"] - x["density"]) <= 0.01 * x["density"]
     assert records[1]["rel_diff_vs_sdpa"] <= 0.02  # dense plan vs cuDNN: bf16 rounding only
-    assert records[-1]["rel_diff_vs_sdpa"] > 1e-3  # a 20 % plan changes the output
+    # A 20 % plan changes the output beyond bf16 noise (fp32 on the CPU: 0.029 against the dense plan's 3e-7).
+    assert records[-1]["rel_diff_vs_sdpa"] > max(5e-3, 2 * records[1]["rel_diff_vs_sdpa"])

@@ -22,12 +22,12 @@ def tiny_hunyuan():
     return model.eval()
 
 
-def inputs():
+def inputs(height=8, width=8):
     g = torch.Generator().manual_seed(1)
     mask = torch.zeros(2, TEXT, dtype=torch.long)
     for b, n in enumerate(VALID):
         mask[b, :n] = 1
-    return dict(hidden_states=torch.randn(2, 4, 3, 8, 8, generator=g), timestep=torch.tensor([500, 500]),
+    return dict(hidden_states=torch.randn(2, 4, 3, height, width, generator=g), timestep=torch.tensor([500, 500]),
                 encoder_hidden_states=torch.randn(2, TEXT, 16, generator=g), encoder_attention_mask=mask,
                 pooled_projections=torch.randn(2, 8, generator=g), return_dict=False)
 

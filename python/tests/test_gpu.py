@@ -215,3 +215,32 @@ def test_e2e_bench_tiny_on_gpu(tmp_path):
     assert records[1]["rel_diff_vs_sdpa"] <= 0.02  # dense plan vs cuDNN: bf16 rounding only
     # A 20 % plan changes the output beyond bf16 noise (fp32 on the CPU: 0.029 against the dense plan's 3e-7).
     assert records[-1]["rel_diff_vs_sdpa"] > max(5e-3, 2 * records[1]["rel_diff_vs_sdpa"])
+
+
+def test_diffusers_hunyuan_on_gpu():
+    """HunyuanVideo's joint attention through the CUDA kernel (head dim 64: the kernel's; padded text keys)."""
+    if not REQUIRE_GPU:
+        pytest.importorskip("diffusers")
+    import diffusers
+    from test_diffusers_hunyuan import dense_predictor, inputs, run
+
+    from fgattn import HunyuanVideoFgattnProcessor, SparsitySchedule
+
+    torch.manual_seed(0)
+    model = diffusers.HunyuanVideoTransformer3DModel(
+        in_channels=4, out_channels=4, num_attention_heads=2, attention_head_dim=64, num_layers=1, num_single_layers=1,
+        num_refiner_layers=1, mlp_ratio=2.0, patch_size=2, patch_size_t=1, guidance_embeds=False, text_embed_dim=16,
+        pooled_projection_dim=8, rope_axes_dim=(16, 24, 24)).cuda().to(torch.bfloat16).eval()
+    x = {k: (v.cuda().to(torch.bfloat16) if torch.is_tensor(v) and v.is_floating_point() else
+             v.cuda() if torch.is_tensor(v) else v) for k, v in inputs(16, 16).items()}  # 192 video + 6 text tokens
+    stock = run(model, **x).float()
+    HunyuanVideoFgattnProcessor.install(model, SparsitySchedule(dense_forwards=0, predictor=dense_predictor(64)))
+    dense = run(model, **x).float()
+    rel = lambda a: float((a - stock).norm() / stock.norm())  # noqa: E731  (relative L2: max is at bf16's ulp)
+    assert rel(dense) <= 0.01  # bf16 rounding (0.0014 in bf16 on the CPU)
+    HunyuanVideoFgattnProcessor.uninstall(model)
+    schedule = HunyuanVideoFgattnProcessor.install(model, SparsitySchedule(
+        dense_forwards=0, predictor=lambda q, k: fgattn.oracle_plan_at_density(q, k, 0.3, 64)[0]))
+    sparse = run(model, **x).float()
+    assert all(0.3 < p._joint[3].density() < 0.7 for p in schedule.processors)  # text rows and keys added back
+    assert torch.isfinite(sparse).all() and rel(sparse) > 3 * rel(dense)  # 0.0082 on the CPU

@@ -51,6 +51,11 @@ Plan plan_from_bitmask(std::span<const std::uint64_t> bitmask, std::int64_t B, s
 Plan plan_from_block_mask(std::span<const std::uint8_t> block_mask, std::int64_t B, std::int64_t H, std::int64_t Sq,
                           std::int64_t Skv, int block_m, int block_n);
 
+// Text tokens that share the sequence (HunyuanVideo: the first `text_tokens` positions) are kept by every plan
+// (DESIGN.md): every row gains keys [0, text_tokens), and a query block holding a text query keeps all keys.
+// Returns a validated plan; text_tokens = 0 returns a copy. Throws fgattn::Error if text_tokens is outside [0, Skv].
+Plan with_text_tokens(Plan plan, std::int64_t text_tokens);
+
 // Plans are data: a small binary file ("FGPLAN1" header, sizes, offsets, indices), validated on load.
 void save_plan(const Plan& plan, const std::string& path);
 Plan load_plan(const std::string& path);

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <tuple>
 
+#include "analysis/f32_copy.h"
 #include "cpu/parallel.h"
 #include "fgattn/attention.h"
 #include "fgattn/error.h"
@@ -16,16 +17,7 @@
 namespace fgattn {
 namespace {
 
-// A packed f32 BSHD copy, so errors are measured without the output dtype's rounding.
-HostTensor to_f32(const TensorView& t) {
-  if (t.device != Device::cpu) throw Error("q", "analysis runs on CPU tensors");
-  HostTensor r = HostTensor::zeros(DType::f32, Layout::BSHD, t.shape[0], t.shape[1], t.shape[2], t.shape[3]);
-  for (std::int64_t b = 0; b < t.shape[0]; ++b)
-    for (std::int64_t s = 0; s < t.shape[1]; ++s)
-      for (std::int64_t h = 0; h < t.shape[2]; ++h)
-        for (std::int64_t d = 0; d < t.shape[3]; ++d) r.set(b, s, h, d, load_as_float(t.data, t.dtype, t.offset(b, s, h, d)));
-  return r;
-}
+using analysis::to_f32;
 
 double relative_error(const HostTensor& out, const HostTensor& dense) {
   const auto* o = reinterpret_cast<const float*>(out.bytes.data());
@@ -41,7 +33,7 @@ double relative_error(const HostTensor& out, const HostTensor& dense) {
 class Evaluator {
  public:
   Evaluator(const TensorView& q, const TensorView& k, const TensorView& v, int threads)
-      : q_(to_f32(q)), k_(to_f32(k)), v_(to_f32(v)), threads_(threads) {
+      : q_(to_f32(q, "q")), k_(to_f32(k, "k")), v_(to_f32(v, "v")), threads_(threads) {
     dense_ = run(dense_plan(q.batch(), q.heads(), q.seq(), k.seq(), 64));
   }
   HostTensor run(const Plan& plan) const {

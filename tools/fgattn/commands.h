@@ -17,5 +17,6 @@ struct ReportOptions {
 void add_report_options(CLI::App& command, ReportOptions& options);
 void add_demo_command(CLI::App& app);
 void add_analyze_command(CLI::App& app);
+void add_bench_command(CLI::App& app);
 
 }  // namespace fgattn::cli

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "cuda/attention/params.h"  // kernel_name(): which kernel ran (FGATTN_KERNEL)
 #include "fgattn/cuda.h"
 #include "fgattn/dtype.h"
 #include "fgattn/plan.h"
@@ -139,7 +140,7 @@ int main(int argc, char** argv) {
         const double flops = 4.0 * static_cast<double>(sh.D) * plan.attended_pairs();
         nlohmann::json rec = {
             {"device", prop.name}, {"date", date}, {"shape", fmt::format("{} B{} H{} S{} D{}", sh.name, sh.B, sh.H, sh.S, sh.D)},
-            {"backend", "fgattn (step4: mma.sync + cp.async gather; 2 CTA/SM only D64 M128)"}, {"granularity", density >= 1.0 ? fmt::format("dense (M={})", M) : fmt::format("{}x1", M)},
+            {"backend", fmt::format("fgattn ({})", fgattn::cuda::kernel_name())}, {"granularity", density >= 1.0 ? fmt::format("dense (M={})", M) : fmt::format("{}x1", M)},
             {"density", plan.density()}, {"target_density", density}, {"ms", med}, {"ms_min", ms.front()}, {"ms_max", ms.back()},
             {"reps", reps}, {"tflops_attended", flops / (med * 1e-3) / 1e12},
             {"flops_counted", "attended: 4*D*kept (query,key) pairs (QK^T + PV)"}, {"nonfinite_outputs", nbad},

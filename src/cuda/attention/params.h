@@ -33,5 +33,6 @@ inline constexpr int kBuiltHeadDims[] = {64, 128};
 inline constexpr int kBuiltBlockM[] = {64, 128};
 
 cudaError_t launch_attention(const AttentionParams& p, cudaStream_t stream);
+const char* kernel_name();  // which kernel launch_attention runs (FGATTN_KERNEL=sm80 picks the mma.sync one)
 
 }  // namespace fgattn::cuda

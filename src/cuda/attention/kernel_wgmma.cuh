@@ -1,0 +1,51 @@
+#pragma once
+// The sm_90a gathered M x 1 attention forward: warp-specialised and persistent.
+// Warpgroup 0 gathers K/V tiles (wgmma_producer.cuh); warpgroups 1.. run wgmma + online softmax
+// (wgmma_consumer.cuh). The grid is as many CTAs as fit the GPU at once; CTA c takes plan rows
+// order[c], order[c + grid], ... of the longest-first order (static LPT-like balance, no atomics), and the
+// producer streams tiles across row boundaries, so the next row's first tiles load under this row's epilogue.
+#include <cstdint>
+
+#include "cuda/attention/params.h"
+#include "cuda/attention/wgmma_config.cuh"
+#include "cuda/attention/wgmma_consumer.cuh"
+#include "cuda/attention/wgmma_producer.cuh"
+#include "cuda/common/sm90.cuh"
+
+namespace fgattn::cuda {
+
+template <typename T, typename Cfg>
+__global__ void __launch_bounds__(Cfg::kThreads, Cfg::kCtasPerSm)
+    attention_wgmma_kernel(const __grid_constant__ AttentionParams p) {
+  extern __shared__ unsigned char smem_raw[];
+  // The SW128 swizzle is a function of address bits: tiles must start on 1024-byte boundaries.
+  const std::uint32_t raw_addr = ptx::smem_addr(smem_raw);
+  const std::uint32_t pad = ((raw_addr + 1023u) & ~1023u) - raw_addr;
+  unsigned char* smem = smem_raw + pad;
+  const std::uint32_t smem_addr = raw_addr + pad;
+  auto* bars = reinterpret_cast<std::uint64_t*>(smem + Cfg::kBarrierOffset);
+  std::uint64_t* full_k = bars;
+  std::uint64_t* full_v = bars + Cfg::kStages;
+  std::uint64_t* empty = bars + 2 * Cfg::kStages;
+
+  const int warpgroup = static_cast<int>(threadIdx.x) / 128, thread = static_cast<int>(threadIdx.x) % 128;
+  if (threadIdx.x == 0) {
+    for (int s = 0; s < Cfg::kStages; ++s) {
+      sm90::mbar_init(&full_k[s], 128);  // one cp.async arrival per producer thread
+      sm90::mbar_init(&full_v[s], 128);
+      sm90::mbar_init(&empty[s], Cfg::kConsumers * 4);  // one arrival per consumer warp
+    }
+  }
+  __syncthreads();
+
+  if (warpgroup == 0) {
+    cutlass::arch::warpgroup_reg_dealloc<Cfg::kProducerRegs>();
+    produce_kv<Cfg>(p, smem_addr + Cfg::kKOffset, smem_addr + Cfg::kVOffset, full_k, full_v, empty,
+                    reinterpret_cast<std::int32_t*>(smem + Cfg::kKeyBufferOffset), thread);
+  } else {
+    cutlass::arch::warpgroup_reg_alloc<Cfg::kConsumerRegs>();
+    consume<T, Cfg>(p, smem, smem_addr, full_k, full_v, empty, warpgroup - 1, thread);
+  }
+}
+
+}  // namespace fgattn::cuda

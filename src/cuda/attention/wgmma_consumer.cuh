@@ -1,0 +1,184 @@
+#pragma once
+// Consumer warpgroup of the sm_90a kernel: 64 query rows of each plan row, against the gathered tiles.
+// Per tile t (FA3's intra-warpgroup overlap): issue S_t = Q K_t^T and O += P_{t-1} V_{t-1} together, then run the
+// online softmax of S_t on the CUDA cores while the P V product still runs on the tensor cores. With two
+// consumers, named barriers make them take turns issuing (ping-pong), so one's softmax hides under the other's
+// MMAs. A stage is handed back to the producer once both products that read it have completed.
+#include <cstdint>
+
+#include "cuda/attention/epilogue.cuh"
+#include "cuda/attention/params.h"
+#include "cuda/attention/softmax.cuh"
+#include "cuda/attention/wgmma_config.cuh"
+#include "cuda/attention/wgmma_producer.cuh"
+#include "cuda/common/ptx.cuh"
+#include "cuda/common/sm90.cuh"
+
+namespace fgattn::cuda {
+
+// Named barrier ids: 1, 2 = "consumer 0 / 1 may issue"; 3, 4 = consumer 0 / 1's own warpgroup; 5 = the producer.
+template <typename Cfg>
+struct ConsumerTurns {
+  int self;
+  __device__ __forceinline__ void start() const {
+    if (Cfg::kConsumers == 2 && self == 1) sm90::named_arrive(1, 256);  // consumer 0 goes first
+  }
+  __device__ __forceinline__ void wait_turn() const {
+    if (Cfg::kConsumers == 2) sm90::named_sync(1 + self, 256);
+  }
+  __device__ __forceinline__ void pass_turn() const {
+    if (Cfg::kConsumers == 2) sm90::named_arrive(2 - self, 256);
+  }
+  __device__ __forceinline__ void sync_warpgroup() const { sm90::named_sync(3 + self, 128); }
+};
+
+// Q rows [q0, q0 + 64) of (b, h) into this consumer's panel-layout Q tile; rows past Sq are zero.
+template <typename Cfg>
+__device__ __forceinline__ void load_q(const AttentionParams& p, std::uint32_t q_smem, int b, int h, int q0, int thread) {
+  const char* base = static_cast<const char*>(p.q) + (b * p.q_stride[0] + h * p.q_stride[2]) * 2;
+  constexpr int kIters = 64 * Cfg::kChunks / 128;
+#pragma unroll
+  for (int it = 0; it < kIters; ++it) {
+    const int idx = it * 128 + thread;
+    const int row = idx / Cfg::kChunks, chunk = idx % Cfg::kChunks;
+    const bool valid = q0 + row < p.seq_q;
+    const char* src = base + static_cast<std::int64_t>(valid ? q0 + row : 0) * p.q_stride[1] * 2 + chunk * 16;
+    ptx::cp_async_16(q_smem + sm90::panel_offset(row, chunk, 64), src, valid);
+  }
+}
+
+template <typename T, int Tiles>
+__device__ __forceinline__ void pack_p(const float (&s)[Tiles][4], std::uint32_t (&pa)[Tiles / 2][4]) {
+#pragma unroll
+  for (int kk = 0; kk < Tiles / 2; ++kk) {
+    pa[kk][0] = ptx::pack2<T>(s[2 * kk][0], s[2 * kk][1]);
+    pa[kk][1] = ptx::pack2<T>(s[2 * kk][2], s[2 * kk][3]);
+    pa[kk][2] = ptx::pack2<T>(s[2 * kk + 1][0], s[2 * kk + 1][1]);
+    pa[kk][3] = ptx::pack2<T>(s[2 * kk + 1][2], s[2 * kk + 1][3]);
+  }
+}
+
+// Runs on one consumer warpgroup (thread = 0..127 within it) until every plan row of this CTA is done.
+template <typename T, typename Cfg>
+__device__ void consume(const AttentionParams& p, unsigned char* smem, std::uint32_t smem_addr, std::uint64_t* full_k,
+                        std::uint64_t* full_v, std::uint64_t* empty, int consumer, int thread) {
+  constexpr int D = Cfg::kHeadDim, kN = Cfg::kBlockN, kSTiles = kN / 8, kOTiles = D / 8;
+  const ConsumerTurns<Cfg> turns{consumer};
+  const int warp = thread / 32, lane = thread % 32;
+  const std::uint32_t q_smem = smem_addr + Cfg::kQOffset + consumer * Cfg::kQBytes;
+  T* staging = reinterpret_cast<T*>(smem + Cfg::kQOffset + consumer * Cfg::kQBytes) + warp * 16 * D;
+  // Descriptor bases; a k-step of 16 elements inside a 128-byte panel row is +32 bytes, a new panel +rows*128.
+  const std::uint64_t q_desc = sm90::sw128_desc(q_smem, 16, 1024);
+  const std::uint64_t k_desc = sm90::sw128_desc(smem_addr + Cfg::kKOffset, 16, 1024);
+  const std::uint64_t v_desc = sm90::sw128_desc(smem_addr + Cfg::kVOffset, kN * 128, 1024);
+  auto k_step = [](int ks, int rows) { return static_cast<std::uint64_t>(((ks / 4) * rows * 128 + (ks % 4) * 32) >> 4); };
+
+  turns.start();
+  int tile_seq = 0;
+  for (std::int64_t item = blockIdx.x; item < p.rows; item += gridDim.x) {
+    const PlanRow r = plan_row<Cfg>(p, item);
+    const int q0 = r.q0 + 64 * consumer;
+    const int num_tiles = (r.key_count + kN - 1) / kN;
+    turns.sync_warpgroup();  // every warp has read its staged output of the previous row
+    if (num_tiles > 0) {
+      load_q<Cfg>(p, q_smem, r.b, r.h, q0, thread);
+      asm volatile("cp.async.wait_all;\n" ::: "memory");
+      sm90::fence_generic_to_async();
+      turns.sync_warpgroup();
+    }
+    float o[kOTiles][4];
+#pragma unroll
+    for (int j = 0; j < kOTiles; ++j)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) o[j][e] = 0.f;
+    OnlineSoftmax<kSTiles> softmax;
+    float s[kSTiles][4];
+    std::uint32_t pa[kSTiles / 2][4];
+
+    auto issue_s = [&](int stage) {
+#pragma unroll
+      for (int ks = 0; ks < D / 16; ++ks)
+        sm90::gmma_ss<T, kN>(q_desc + k_step(ks, 64), k_desc + ((stage * Cfg::kKvTileBytes) >> 4) + k_step(ks, kN), s,
+                             ks > 0);
+    };
+    auto issue_pv = [&](int stage) {
+#pragma unroll
+      for (int kk = 0; kk < kN / 16; ++kk)
+        sm90::gmma_rs<T, D>(pa[kk], v_desc + ((stage * Cfg::kKvTileBytes + kk * 16 * 128) >> 4), o);
+    };
+    auto wait_full = [&](std::uint64_t* bars, int seq) {
+      sm90::mbar_wait(&bars[seq % Cfg::kStages], (seq / Cfg::kStages) & 1);
+      sm90::fence_generic_to_async();  // the producer's cp.async writes, seen by this thread's wgmma reads
+    };
+    auto release = [&](int seq) {
+      __syncwarp();
+      if (lane == 0) sm90::mbar_arrive(&empty[seq % Cfg::kStages]);
+    };
+    auto valid_keys = [&](int t) { return min(kN, r.key_count - t * kN); };
+
+    if (num_tiles > 0) {
+      float rescale[2];
+      // Prologue: S_0 alone.
+      wait_full(full_k, tile_seq);
+      turns.wait_turn();
+      sm90::fence_accumulators(s);
+      sm90::gmma_fence();
+      issue_s(tile_seq % Cfg::kStages);
+      sm90::gmma_commit();
+      turns.pass_turn();
+      sm90::gmma_wait<0>();
+      sm90::fence_accumulators(s);
+      softmax.step(s, valid_keys(0), p.scale_log2, rescale);  // O is still zero: nothing to rescale
+      pack_p<T>(s, pa);
+      // Steady state: S_t and P_{t-1} V_{t-1} in flight together; the softmax of S_t under P V.
+      for (int t = 1; t < num_tiles; ++t) {
+        const int cur = tile_seq + t, prev = cur - 1;
+        wait_full(full_k, cur);
+        wait_full(full_v, prev);
+        turns.wait_turn();
+        sm90::fence_accumulators(s);
+        sm90::fence_accumulators(o);
+        sm90::gmma_fence();
+        issue_s(cur % Cfg::kStages);
+        sm90::gmma_commit();
+        issue_pv(prev % Cfg::kStages);
+        sm90::gmma_commit();
+        turns.pass_turn();
+        sm90::gmma_wait<1>();  // S_t is ready; P V may still run
+        sm90::fence_accumulators(s);
+        softmax.step(s, valid_keys(t), p.scale_log2, rescale);
+        sm90::gmma_wait<0>();
+        sm90::fence_accumulators(o);
+        sm90::fence_registers(pa);  // P stays untouched until the product that reads it has completed
+        release(prev);
+#pragma unroll
+        for (int j = 0; j < kOTiles; ++j) {
+          o[j][0] *= rescale[0];
+          o[j][1] *= rescale[0];
+          o[j][2] *= rescale[1];
+          o[j][3] *= rescale[1];
+        }
+        pack_p<T>(s, pa);
+      }
+      // Tail: the last P V.
+      const int last = tile_seq + num_tiles - 1;
+      wait_full(full_v, last);
+      turns.wait_turn();
+      sm90::fence_accumulators(o);
+      sm90::gmma_fence();
+      issue_pv(last % Cfg::kStages);
+      sm90::gmma_commit();
+      turns.pass_turn();
+      sm90::gmma_wait<0>();
+      sm90::fence_accumulators(o);
+      sm90::fence_registers(pa);
+      release(last);
+    }
+    tile_seq += num_tiles;
+    float row_sum[2];
+    softmax.finish(row_sum);
+    store_output<Cfg>(p, o, softmax.row_max, row_sum, staging, r.b, r.h, q0 + 16 * warp);
+  }
+}
+
+}  // namespace fgattn::cuda

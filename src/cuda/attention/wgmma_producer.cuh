@@ -1,0 +1,79 @@
+#pragma once
+// Producer warpgroup of the sm_90a kernel: the asynchronous gather. For each tile of a plan row's sorted key
+// list it waits for a free stage, pulls the kept K rows and then the V rows with 16-byte cp.async straight into
+// the swizzled panel layout wgmma reads, and lets each tile's K and V land on their own mbarrier (cp.async's
+// mbarrier arrive: no thread waits for the copies). Slots past the row's key count are zero-filled, so a short
+// last tile multiplies finite zeros (its scores are masked to -inf by the softmax).
+#include <cstdint>
+
+#include "cuda/attention/params.h"
+#include "cuda/attention/wgmma_config.cuh"
+#include "cuda/common/ptx.cuh"
+#include "cuda/common/sm90.cuh"
+
+namespace fgattn::cuda {
+
+struct PlanRow {  // one work item: a (batch, head, query block) row of the plan
+  int b, h, q0, key_count;
+  const std::int32_t* keys;
+};
+
+template <typename Cfg>
+__device__ __forceinline__ PlanRow plan_row(const AttentionParams& p, std::int64_t item) {
+  const std::int64_t row = p.order[item];
+  const std::int64_t nqb = (p.seq_q + Cfg::kBlockM - 1) / Cfg::kBlockM;
+  const int bh = static_cast<int>(row / nqb);
+  const std::int64_t begin = p.offsets[row];
+  return PlanRow{bh / p.heads, bh % p.heads, static_cast<int>(row % nqb) * Cfg::kBlockM,
+                 static_cast<int>(p.offsets[row + 1] - begin), p.indices + begin};
+}
+
+// Each thread copies one fixed 16-byte chunk of every (128 / chunks)-th row: with 8 or 16 rows per pass the row's
+// swizzle phase (row % 8) is the same on every pass, so destinations are one base plus immediate offsets
+// (nothing per pass lives in registers under the producer's small budget).
+template <typename Cfg>
+__device__ __forceinline__ void gather_rows(std::uint32_t stage_addr, const char* base, std::int64_t row_stride_bytes,
+                                            const std::int32_t* tile_keys, int count, int thread) {
+  constexpr int kRowsPerPass = 128 / Cfg::kChunks, kPasses = Cfg::kBlockN / kRowsPerPass;
+  static_assert(kRowsPerPass % 8 == 0, "the swizzle phase must repeat every pass");
+  const int slot0 = thread / Cfg::kChunks, chunk = thread % Cfg::kChunks;
+  const std::uint32_t dst = stage_addr + sm90::panel_offset(slot0, chunk, Cfg::kBlockN);
+  const char* src = base + chunk * 16;
+#pragma unroll
+  for (int pass = 0; pass < kPasses; ++pass) {
+    const int slot = slot0 + pass * kRowsPerPass;
+    ptx::cp_async_16(dst + pass * kRowsPerPass * sm90::kPanelRowBytes,
+                     src + static_cast<std::int64_t>(tile_keys[slot]) * row_stride_bytes, slot < count);
+  }
+}
+
+// Runs on the 128 producer threads (thread = 0..127) until every plan row of this CTA is gathered.
+template <typename Cfg>
+__device__ void produce_kv(const AttentionParams& p, std::uint32_t k_smem, std::uint32_t v_smem,
+                           std::uint64_t* full_k, std::uint64_t* full_v, std::uint64_t* empty, std::int32_t* key_buffer,
+                           int thread) {
+  constexpr int kN = Cfg::kBlockN;
+  int tile_seq = 0;  // tiles produced so far by this CTA: the stage ring position
+  for (std::int64_t item = blockIdx.x; item < p.rows; item += gridDim.x) {
+    const PlanRow r = plan_row<Cfg>(p, item);
+    const char* kbase = static_cast<const char*>(p.k) + (r.b * p.k_stride[0] + r.h * p.k_stride[2]) * 2;
+    const char* vbase = static_cast<const char*>(p.v) + (r.b * p.v_stride[0] + r.h * p.v_stride[2]) * 2;
+    for (int first = 0; first < r.key_count; first += kN, ++tile_seq) {
+      const int stage = tile_seq % Cfg::kStages;
+      const int count = min(kN, r.key_count - first);
+      // The tile's key indices go through shared memory (two buffers, one barrier per tile): 16 threads share a
+      // key, and holding them in registers would spill under the producer's small register budget.
+      std::int32_t* tile_keys = key_buffer + (tile_seq % 2) * kN;
+      if (thread < kN) tile_keys[thread] = thread < count ? __ldg(r.keys + first + thread) : 0;
+      sm90::named_sync(5, 128);
+      sm90::mbar_wait(&empty[stage], ((tile_seq / Cfg::kStages) & 1) ^ 1);
+      gather_rows<Cfg>(k_smem + stage * Cfg::kKvTileBytes, kbase, p.k_stride[1] * 2, tile_keys, count, thread);
+      sm90::mbar_arrive_on_cp_async(&full_k[stage]);
+      gather_rows<Cfg>(v_smem + stage * Cfg::kKvTileBytes, vbase, p.v_stride[1] * 2, tile_keys, count, thread);
+      sm90::mbar_arrive_on_cp_async(&full_v[stage]);
+    }
+  }
+  asm volatile("cp.async.wait_all;\n" ::: "memory");  // nothing in flight when the producer exits
+}
+
+}  // namespace fgattn::cuda

@@ -130,6 +130,28 @@ TEST(TopCdfCuda, MatchesTheCpuTopCdfWithManyKeyPools) {
     }
 }
 
+// Identical keys make every key pool equally probable: more than 32 ties at the cut, which the CPU breaks by
+// index (the first ceil(tau x pools) pools). The GPU must give exactly the same plan.
+TEST(TopCdfCuda, BreaksTiesByIndexAsTheCpu) {
+  std::mt19937_64 rng(std::random_device{}());
+  for (double tau : {0.3, 0.5, 0.9}) {
+    SCOPED_TRACE(::testing::Message() << "tau=" << tau);
+    const auto q = testutil::random_tensor(rng, DType::bf16, Layout::BSHD, 1, 256, 1, 128, 3.0f);
+    auto k = testutil::random_tensor(rng, DType::bf16, Layout::BSHD, 1, 2000, 1, 128, 3.0f);
+    for (std::int64_t s = 1; s < 2000; ++s)
+      for (std::int64_t d = 0; d < 128; ++d) k.set(0, s, 0, d, k.at(0, 0, 0, d));
+    const DeviceBuffer dq(q), dk(k);
+    TopCdfOptions options;
+    options.tau = tau;
+    options.sim_threshold = 0.05;
+    const Plan gpu = topcdf_plan_cuda(dq.view(q), dk.view(k), options).plan;
+    const Plan cpu = topcdf_plan(q.view(), k.view(), options).plan;
+    EXPECT_EQ(gpu.offsets, cpu.offsets);
+    EXPECT_EQ(gpu.indices, cpu.indices);
+    EXPECT_LT(cpu.density(), 1.0);
+  }
+}
+
 // The device-resident plan: the same plan as the host API, rows ordered longest first (stable, as
 // DevicePlan::upload), nnz and attended_pairs after finish(); a reused predictor gives the same answers after a
 // larger and then a smaller shape (no stale workspace data).

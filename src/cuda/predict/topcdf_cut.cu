@@ -5,8 +5,8 @@
 // before them is below tau * sum, i.e. pool j is kept iff F(p_j) < target, with F(x) = mass of the pools ranked
 // before x. Bisection on the probability's bits (p >= 0, so bits order like values) keeps lo < x* <= hi with
 // F(lo) >= target > F(hi): pools above hi are kept, pools at or below lo dropped. It stops once at most 32 pools
-// lie in (lo, hi]; those are resolved exactly — one per lane, ranked by value then index over shuffles. Only if
-// more than 32 pools share one probability (hi = lo + 1) are they all kept (a tie the CPU breaks by index).
+// lie in (lo, hi]; those are resolved exactly — one per lane, ranked by value then index over shuffles. If more
+// than 32 pools share one probability (hi = lo + 1), the lowest-index ones are kept as the CPU would.
 // Cost per query pool at Wan 480p (2048 key pools, 64 per lane): ~10 passes over 64 registers (max, exp, sum,
 // ~6-8 bisection steps with the first pivot at (1 - tau) * sum / pools, the keep ballots) ~ 3k warp instructions;
 // 24,576 query pools -> ~75 us of issue on 132 SMs; the 192 MB of logits are read once (~45 us, overlapped).
@@ -94,14 +94,30 @@ __device__ void cut_one_pool(Row& v, const float* logits, int k_pools, float tau
     if (f < target) hi = mid, f_hi = f, c_hi = c;
     else lo = mid, c_lo = c;
   }
-  const bool all_ties = c_lo - c_hi > 32;  // > 32 pools with the one probability `hi`: keep them all
-  const unsigned keep_above = all_ties ? lo : hi;
+  if (c_lo - c_hi > 32) {
+    // More than 32 pools share the probability x = hi (hi = lo + 1). As the CPU, take them in index order while
+    // the mass before them is below target: the first ceil((target - F(hi)) / x) of them.
+    const float x = __uint_as_float(hi);
+    const int keep_ties = min(c_lo - c_hi, static_cast<int>(ceilf((target - f_hi) / x)));
+    const unsigned lanes_below = (1u << lane) - 1u;
+    int tied_before = 0;
+#pragma unroll
+    for (int t = 0; t < N; ++t) {
+      const unsigned b = __float_as_uint(v[t]);
+      const unsigned tied = __ballot_sync(kFull, b == hi);
+      const bool keep_tied = b == hi && tied_before + __popc(tied & lanes_below) < keep_ties;
+      tied_before += __popc(tied);
+      const std::uint32_t word = __ballot_sync(kFull, b > hi || keep_tied);
+      if (word != 0u && lane == t % 32) atomicOr(mask + t, word);
+    }
+    return;
+  }
 #pragma unroll
   for (int t = 0; t < N; ++t) {
-    const std::uint32_t word = __ballot_sync(kFull, __float_as_uint(v[t]) > keep_above);
+    const std::uint32_t word = __ballot_sync(kFull, __float_as_uint(v[t]) > hi);
     if (word != 0u && lane == t % 32) atomicOr(mask + t, word);
   }
-  if (all_ties || c_lo == c_hi) return;
+  if (c_lo == c_hi) return;
 
   // The <= 32 candidates in (lo, hi]: lane i takes the i-th (in key order), then each ranks itself against all.
   int mine = 0;

@@ -51,4 +51,26 @@ class TopCdfPredictor {
   std::unique_ptr<Impl> impl_;
 };
 
+// The oracle with device-resident output; the same workspace and plan rules as TopCdfPredictor. Memory: the row
+// LSE (4 B per query), the bits (rows x Skv / 8 bytes) and the plan's index capacity (4 B x rows x Skv).
+class OraclePredictor {
+ public:
+  OraclePredictor();
+  ~OraclePredictor();
+  OraclePredictor(OraclePredictor&&) noexcept;
+  OraclePredictor& operator=(OraclePredictor&&) noexcept;
+
+  const DevicePlan& predict(const TensorView& q, const TensorView& k, const OracleOptions& options = {},
+                            cudaStream_t stream = nullptr);
+  const DevicePlan& finish(cudaStream_t stream = nullptr);
+  Plan download(cudaStream_t stream = nullptr);
+  const DevicePlan& plan() const;
+  double tau() const;  // the threshold of the last predict()
+  std::size_t workspace_bytes() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
 }  // namespace fgattn

@@ -68,6 +68,18 @@ TEST(OracleCuda, MatchesTheCpuOracleOnRandomInputs) {
       }
 }
 
+// A device plan's row order: longest first, equal lengths in row order (as DevicePlan::upload).
+void expect_longest_first(const DevicePlan& device, const Plan& plan) {
+  std::vector<std::int32_t> order(static_cast<std::size_t>(device.rows));
+  ASSERT_EQ(cudaMemcpy(order.data(), device.order, order.size() * sizeof(std::int32_t), cudaMemcpyDeviceToHost), cudaSuccess);
+  std::vector<std::int32_t> expected(order.size());
+  std::iota(expected.begin(), expected.end(), 0);
+  std::stable_sort(expected.begin(), expected.end(), [&](std::int32_t a, std::int32_t b) {
+    return plan.keys(a).size() > plan.keys(b).size();
+  });
+  EXPECT_EQ(order, expected);
+}
+
 // Keys in one plan and not the other, over all rows.
 std::int64_t differing_keys(const Plan& a, const Plan& b) {
   std::int64_t differing = 0;
@@ -176,14 +188,7 @@ TEST(TopCdfCuda, DevicePlanIsCompleteAndReusable) {
     EXPECT_EQ(device.rows, plan.rows());
     expect_topcdf_close(plan, topcdf_plan(q.view(), k.view(), options).plan, options);
 
-    std::vector<std::int32_t> order(static_cast<std::size_t>(device.rows));
-    ASSERT_EQ(cudaMemcpy(order.data(), device.order, order.size() * sizeof(std::int32_t), cudaMemcpyDeviceToHost), cudaSuccess);
-    std::vector<std::int32_t> expected(order.size());
-    std::iota(expected.begin(), expected.end(), 0);
-    std::stable_sort(expected.begin(), expected.end(), [&](std::int32_t a, std::int32_t b) {
-      return plan.keys(a).size() > plan.keys(b).size();
-    });
-    EXPECT_EQ(order, expected);
+    expect_longest_first(device, plan);
     ASSERT_EQ(cudaStreamDestroy(stream), cudaSuccess);
   }
   EXPECT_GT(predictor.workspace_bytes(), 0u);
@@ -206,6 +211,33 @@ TEST(TopCdfCuda, RefusesUnsupportedArguments) {
   small_pool.pool = 4;  // block_m 128 / 4 = 32 pools per block
   EXPECT_THROW(predictor.predict(dq.view(q), dq.view(q), small_pool), Error);
   EXPECT_THROW(predictor.finish(), Error);  // nothing predicted yet
+}
+
+// The oracle's device-resident plan: equal to the CPU oracle (within rounding of tau), longest-first order, and a
+// reused predictor (larger, then smaller shape) gives the same answers.
+TEST(OracleCuda, DevicePlanIsCompleteAndReusable) {
+  std::mt19937_64 rng(std::random_device{}());
+  OraclePredictor predictor;
+  for (std::int64_t Skv : {std::int64_t{500}, std::int64_t{1500}, std::int64_t{77}})
+    for (int block_n : {1, 16}) {
+      SCOPED_TRACE(::testing::Message() << "Skv=" << Skv << " block_n=" << block_n);
+      const auto q = testutil::random_tensor(rng, DType::bf16, Layout::BSHD, 1, 300, 2, 64, 3.0f);
+      const auto k = testutil::random_tensor(rng, DType::bf16, Layout::BSHD, 1, Skv, 2, 64, 3.0f);
+      const DeviceBuffer dq(q), dk(k);
+      OracleOptions options;
+      options.block_m = 64;
+      options.block_n = block_n;
+      const DevicePlan& device = predictor.predict(dq.view(q), dk.view(k), options);
+      EXPECT_EQ(device.nnz, -1) << "nnz is not known before finish()";
+      const Plan plan = predictor.download();
+      EXPECT_EQ(device.nnz, plan.nnz());
+      EXPECT_DOUBLE_EQ(device.attended_pairs, plan.attended_pairs());
+      const double tau = 0.5 / static_cast<double>(Skv);
+      EXPECT_DOUBLE_EQ(predictor.tau(), tau);
+      const SliceScores scores = compute_slice_scores(q.view(), k.view(), 64);
+      expect_plans_match(plan, plan_from_scores(scores, tau, block_n), scores, tau, block_n);
+      expect_longest_first(device, plan);
+    }
 }
 
 TEST(OracleCuda, RefusesUnsupportedArguments) {

@@ -1,5 +1,7 @@
 // Pass 3 of the GPU predictors: group per-key bits into M x N slices and compact them into the CSR plan.
-// One warp per plan row; counts first, a scan of the counts (CUB) gives the offsets, then the fill.
+// One warp per plan row; counts first, a scan of the counts (CUB) gives the offsets, then the fill; a CUB radix
+// sort of the counts gives the longest-first row order.
+#include <cub/device/device_radix_sort.cuh>
 #include <cub/device/device_scan.cuh>
 
 #include "cuda/predict/oracle_params.h"
@@ -37,7 +39,10 @@ __global__ void plan_counts_kernel(BitsToPlanParams p) {
   long long count = 0;
   for (int w = lane; w < words; w += 32) count += __popcll(grouped_word(bits, w, words, p.block_n, p.seq_kv));
   for (int offset = 16; offset > 0; offset >>= 1) count += __shfl_xor_sync(0xffffffffu, count, offset);
-  if (lane == 0) p.offsets[row + 1] = count;
+  if (lane == 0) {
+    p.offsets[row + 1] = count;
+    if (p.counts != nullptr) p.counts[row] = static_cast<std::int32_t>(count), p.row_ids[row] = static_cast<std::int32_t>(row);
+  }
   if (row == 0 && lane == 0) p.offsets[0] = 0;
 }
 
@@ -69,15 +74,18 @@ cudaError_t launch_plan_counts(const BitsToPlanParams& p, cudaStream_t stream) {
   return cudaGetLastError();
 }
 
-cudaError_t scan_plan_offsets(std::int64_t* offsets, std::int64_t rows, cudaStream_t stream) {
-  std::size_t bytes = 0;
-  if (cudaError_t e = cub::DeviceScan::InclusiveSum(nullptr, bytes, offsets + 1, offsets + 1, rows, stream); e != cudaSuccess)
-    return e;
-  void* scratch = nullptr;
-  if (cudaError_t e = cudaMallocAsync(&scratch, bytes, stream); e != cudaSuccess) return e;
-  const cudaError_t e = cub::DeviceScan::InclusiveSum(scratch, bytes, offsets + 1, offsets + 1, rows, stream);
-  cudaFreeAsync(scratch, stream);
-  return e;
+cudaError_t scan_offsets(void* scratch, std::size_t& bytes, std::int64_t* offsets, std::int64_t rows, cudaStream_t stream) {
+  return cub::DeviceScan::InclusiveSum(scratch, bytes, offsets + 1, offsets + 1, rows, stream);
+}
+
+cudaError_t sort_rows_by_count(void* scratch, std::size_t& bytes, const std::int32_t* counts, std::int32_t* counts_out,
+                               const std::int32_t* row_ids, std::int32_t* order, std::int64_t rows, int max_count,
+                               cudaStream_t stream) {
+  int end_bit = 1;  // only the bits a count can use: fewer radix passes
+  while (end_bit < 31 && (max_count >> end_bit) != 0) ++end_bit;
+  return cub::DeviceRadixSort::SortPairsDescending(scratch, bytes, reinterpret_cast<const std::uint32_t*>(counts),
+                                                   reinterpret_cast<std::uint32_t*>(counts_out), row_ids, order,
+                                                   static_cast<int>(rows), 0, end_bit, stream);
 }
 
 cudaError_t launch_plan_fill(const BitsToPlanParams& p, cudaStream_t stream) {

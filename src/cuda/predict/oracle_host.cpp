@@ -1,29 +1,67 @@
-// Host side of the GPU oracle: argument checks, scratch buffers and the three passes.
+// Host side of the GPU oracle: argument checks, the reusable workspace and the passes on one stream — row LSE,
+// oracle bits, counts, CUB scan, fill, CUB row sort. A warm predict() allocates nothing and never waits for the
+// device; oracle_plan_cuda runs one shared predictor and copies the plan to the host.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
+#include <mutex>
 
+#include "cuda/predict/device_workspace.h"
 #include "cuda/predict/predict_host.h"
 #include "fgattn/error.h"
 #include "fgattn/predict_cuda.h"
 
 namespace fgattn {
 
-Prediction oracle_plan_cuda(const TensorView& q, const TensorView& k, const OracleOptions& options) {
+struct OraclePredictor::Impl {
+  cuda::Scratch lse2, bits, counts, counts_sorted, row_ids, cub;
+  cuda::PlanStorage out;
+  double tau = 0.0;
+};
+
+OraclePredictor::OraclePredictor() : impl_(std::make_unique<Impl>()) {}
+OraclePredictor::~OraclePredictor() = default;
+OraclePredictor::OraclePredictor(OraclePredictor&&) noexcept = default;
+OraclePredictor& OraclePredictor::operator=(OraclePredictor&&) noexcept = default;
+
+const DevicePlan& OraclePredictor::plan() const { return impl_->out.plan; }
+double OraclePredictor::tau() const { return impl_->tau; }
+
+std::size_t OraclePredictor::workspace_bytes() const {
+  const Impl& w = *impl_;
+  std::size_t bytes = w.out.bytes();
+  for (const cuda::Scratch* s : {&w.lse2, &w.bits, &w.counts, &w.counts_sorted, &w.row_ids, &w.cub}) bytes += s->bytes();
+  return bytes;
+}
+
+const DevicePlan& OraclePredictor::predict(const TensorView& q, const TensorView& k, const OracleOptions& options,
+                                           cudaStream_t stream) {
   using namespace fgattn::cuda;
   check_predictor_operands(q, k);
   check_block_m(options.block_m);
   const int n = options.block_n;
   if (!(n >= 1 && ((n <= 64 && 64 % n == 0) || n % 64 == 0)))
     throw Error("block_n", fmt::format("{} must divide 64 or be a multiple of 64", n));
+  Impl& w = *impl_;
+  const Plan shape = plan_with_sizes(q.batch(), q.heads(), q.seq(), k.seq(), options.block_m);  // checks the sizes
+  const std::int64_t rows = shape.rows(), words = (shape.seq_kv + 63) / 64;
+  w.tau = options.tau >= 0 ? options.tau : 0.5 / static_cast<double>(shape.seq_kv);
+  float* lse2 = w.lse2.get<float>(static_cast<std::size_t>(q.batch() * q.heads() * q.seq()), "oracle workspace");
+  auto* bits = w.bits.get<std::uint64_t>(static_cast<std::size_t>(rows * words), "oracle workspace");
+  BitsToPlanParams bp;
+  bp.counts = w.counts.get<std::int32_t>(static_cast<std::size_t>(rows), "oracle workspace");
+  bp.row_ids = w.row_ids.get<std::int32_t>(static_cast<std::size_t>(rows), "oracle workspace");
+  auto* counts_sorted = w.counts_sorted.get<std::int32_t>(static_cast<std::size_t>(rows), "oracle workspace");
+  w.out.prepare(shape);
+  DevicePlan& plan = w.out.plan;
+  std::size_t scan_bytes = 0, sort_bytes = 0;
+  check_cuda(scan_offsets(nullptr, scan_bytes, plan.offsets, rows, stream), "oracle scan");
+  check_cuda(sort_rows_by_count(nullptr, sort_bytes, bp.counts, counts_sorted, bp.row_ids, plan.order, rows,
+                                static_cast<int>(k.seq()), stream),
+             "oracle sort");
+  void* cub_scratch = w.cub.get<std::uint8_t>(std::max(scan_bytes, sort_bytes), "oracle workspace");
 
-  Plan plan = plan_with_sizes(q.batch(), q.heads(), q.seq(), k.seq(), options.block_m);
-  const std::int64_t words = (plan.seq_kv + 63) / 64;
-  const double tau = options.tau >= 0 ? options.tau : 0.5 / static_cast<double>(plan.seq_kv);
-  auto lse2 = device_alloc<float>(static_cast<std::size_t>(q.batch() * q.heads() * q.seq()), "lse");
-  auto bits = device_alloc<std::uint64_t>(static_cast<std::size_t>(plan.rows() * words), "bits");
-
-  GpuTimer timer;
   QkParams qk;
   qk.q = q.data;
   qk.k = k.data;
@@ -38,13 +76,42 @@ Prediction oracle_plan_cuda(const TensorView& q, const TensorView& k, const Orac
   qk.head_dim = static_cast<int>(q.head_dim());
   qk.scale_log2 = static_cast<float>(1.0 / std::sqrt(static_cast<double>(q.head_dim())) * M_LOG2E);
   qk.element = element_type(q);
-  check_cuda(launch_row_lse({qk, lse2.get()}, nullptr), "row_lse");
-  check_cuda(launch_oracle_bits({qk, lse2.get(), static_cast<float>(tau), options.block_m, bits.get()}, nullptr), "oracle_bits");
-  bits_to_host_plan(bits.get(), n, plan, timer);
-  const double seconds = timer.seconds();
+  check_cuda(launch_row_lse({qk, lse2}, stream), "row_lse");
+  check_cuda(launch_oracle_bits({qk, lse2, static_cast<float>(w.tau), options.block_m, bits}, stream), "oracle_bits");
+  bp.bits = bits;
+  bp.rows = rows;
+  bp.seq_kv = static_cast<int>(shape.seq_kv);
+  bp.block_n = n;
+  bp.offsets = plan.offsets;
+  bp.indices = plan.indices;
+  check_cuda(launch_plan_counts(bp, stream), "plan_counts");
+  check_cuda(scan_offsets(cub_scratch, scan_bytes, plan.offsets, rows, stream), "oracle scan");
+  check_cuda(launch_plan_fill(bp, stream), "plan_fill");
+  check_cuda(sort_rows_by_count(cub_scratch, sort_bytes, bp.counts, counts_sorted, bp.row_ids, plan.order, rows,
+                                static_cast<int>(k.seq()), stream),
+             "oracle sort");
+  return plan;
+}
 
+const DevicePlan& OraclePredictor::finish(cudaStream_t stream) {
+  cuda::finish_plan(impl_->out.plan, stream);
+  return impl_->out.plan;
+}
+
+Plan OraclePredictor::download(cudaStream_t stream) { return cuda::download_plan(finish(stream), stream); }
+
+Prediction oracle_plan_cuda(const TensorView& q, const TensorView& k, const OracleOptions& options) {
+  // One predictor for the host API: its workspace is reused by every call (never freed: no teardown-order issues).
+  static std::mutex lock;
+  static auto* predictor = new OraclePredictor;
+  const std::lock_guard<std::mutex> guard(lock);
+  cuda::GpuTimer timer;
+  predictor->predict(q, k, options, nullptr);
+  timer.stop();
+  const double seconds = timer.seconds();
+  const int n = options.block_n;
   const std::string granularity = n == 1 ? "Mx1" : n == options.block_m ? "MxM" : fmt::format("Mx{}", n);
-  Prediction prediction{std::move(plan), {"oracle", granularity, tau, 0.0, seconds}};
+  Prediction prediction{predictor->download(nullptr), {"oracle", granularity, predictor->tau(), 0.0, seconds}};
   prediction.report.density = prediction.plan.density();
   return prediction;
 }

@@ -6,6 +6,7 @@
 // Pass 3 (bits_to_plan): group the bits into M x N slices and compact them into the CSR plan.
 #include <cuda_runtime.h>
 
+#include <cstddef>
 #include <cstdint>
 
 namespace fgattn::cuda {
@@ -42,15 +43,23 @@ struct BitsToPlanParams {
   int block_n = 1;                 // 1..64 dividing 64, or a multiple of 64
   std::int64_t* offsets = nullptr;  // rows + 1
   std::int32_t* indices = nullptr;  // capacity: rows * seq_kv (or use count-only first)
-  std::int64_t* row_counts = nullptr;  // scratch, rows
+  std::int32_t* counts = nullptr;   // optional (rows): the counts again, the keys of the row sort
+  std::int32_t* row_ids = nullptr;  // optional (rows): 0..rows-1, the values of the row sort
 };
 
 cudaError_t launch_row_lse(const RowLseParams& p, cudaStream_t stream);
 cudaError_t launch_oracle_bits(const OracleBitsParams& p, cudaStream_t stream);
 // Counts each row's kept keys into offsets[1..rows] (offsets[0] = 0) — scan them before fill.
 cudaError_t launch_plan_counts(const BitsToPlanParams& p, cudaStream_t stream);
-// In-place inclusive scan of offsets[1..rows] (CUB), turning counts into CSR offsets.
-cudaError_t scan_plan_offsets(std::int64_t* offsets, std::int64_t rows, cudaStream_t stream);
 cudaError_t launch_plan_fill(const BitsToPlanParams& p, cudaStream_t stream);
+
+// CUB steps on caller-owned scratch (size it with scratch == nullptr: the call only writes `bytes`).
+// Inclusive scan of offsets[1..rows] in place (offsets[0] = 0 already): counts -> CSR offsets.
+cudaError_t scan_offsets(void* scratch, std::size_t& bytes, std::int64_t* offsets, std::int64_t rows, cudaStream_t stream);
+// Stable sort of row_ids by descending counts into order (counts_out: scratch of the same size as counts): the
+// attention kernel's longest-first schedule, as DevicePlan::upload makes it.
+cudaError_t sort_rows_by_count(void* scratch, std::size_t& bytes, const std::int32_t* counts, std::int32_t* counts_out,
+                               const std::int32_t* row_ids, std::int32_t* order, std::int64_t rows, int max_count,
+                               cudaStream_t stream);
 
 }  // namespace fgattn::cuda

@@ -1,11 +1,8 @@
-// Pass 4 of the GPU Top-CDF: kept key pools -> the CSR plan on the device. CUB scans the row counts into offsets
-// and radix-sorts the rows by descending count (stable: equal counts keep row order, as DevicePlan::upload);
-// one warp per row lists its kept pools in shared memory, then writes the row's keys coalesced (lane i: key i).
+// Pass 4 of the GPU Top-CDF: kept key pools -> the CSR plan on the device. After CUB scans the row counts into
+// offsets (scan_offsets, bits_to_plan.cu), one warp per row lists its kept pools in shared memory, then writes
+// the row's keys coalesced (lane i: key i); sort_rows_by_count then orders the rows longest first.
 // Cost at Wan 480p: 4 B per kept key written (density 0.5 -> ~200 MB, ~45 us); the scan and the sort of
 // 3,072 rows are single-pass CUB kernels of a few us each.
-#include <cub/device/device_radix_sort.cuh>
-#include <cub/device/device_scan.cuh>
-
 #include "cuda/predict/topcdf_params.h"
 
 namespace fgattn::cuda {
@@ -53,20 +50,6 @@ cudaError_t launch_pools_to_plan(const PoolsToPlanParams& p, cudaStream_t stream
   const auto blocks = static_cast<unsigned>((p.rows + kWarps - 1) / kWarps);
   pools_to_plan_kernel<<<blocks, kWarps * 32, 0, stream>>>(p);
   return cudaGetLastError();
-}
-
-cudaError_t scan_offsets(void* scratch, std::size_t& bytes, std::int64_t* offsets, std::int64_t rows, cudaStream_t stream) {
-  return cub::DeviceScan::InclusiveSum(scratch, bytes, offsets + 1, offsets + 1, rows, stream);
-}
-
-cudaError_t sort_rows_by_count(void* scratch, std::size_t& bytes, const std::int32_t* counts, std::int32_t* counts_out,
-                               const std::int32_t* row_ids, std::int32_t* order, std::int64_t rows, int max_count,
-                               cudaStream_t stream) {
-  int end_bit = 1;  // only the bits a count can use: fewer radix passes
-  while (end_bit < 31 && (max_count >> end_bit) != 0) ++end_bit;
-  return cub::DeviceRadixSort::SortPairsDescending(scratch, bytes, reinterpret_cast<const std::uint32_t*>(counts),
-                                                   reinterpret_cast<std::uint32_t*>(counts_out), row_ids, order,
-                                                   static_cast<int>(rows), 0, end_bit, stream);
 }
 
 }  // namespace fgattn::cuda

@@ -58,28 +58,4 @@ double GpuTimer::seconds() {
   return ms / 1e3;
 }
 
-void bits_to_host_plan(const std::uint64_t* bits, int block_n, Plan& plan, GpuTimer& timer) {
-  const std::int64_t rows = plan.rows();
-  auto offsets = device_alloc<std::int64_t>(static_cast<std::size_t>(rows + 1), "offsets");
-  BitsToPlanParams p;
-  p.bits = bits;
-  p.rows = rows;
-  p.seq_kv = static_cast<int>(plan.seq_kv);
-  p.block_n = block_n;
-  p.offsets = offsets.get();
-  check_cuda(launch_plan_counts(p, nullptr), "plan_counts");
-  check_cuda(scan_plan_offsets(offsets.get(), rows, nullptr), "scan");
-  std::int64_t nnz = 0;
-  check_cuda(cudaMemcpy(&nnz, offsets.get() + rows, sizeof nnz, cudaMemcpyDeviceToHost), "offsets");
-  auto indices = device_alloc<std::int32_t>(static_cast<std::size_t>(nnz), "indices");
-  p.indices = indices.get();
-  check_cuda(launch_plan_fill(p, nullptr), "plan_fill");
-  timer.stop();
-  plan.offsets.resize(static_cast<std::size_t>(rows + 1));
-  plan.indices.resize(static_cast<std::size_t>(nnz));
-  check_cuda(cudaMemcpy(plan.offsets.data(), offsets.get(), plan.offsets.size() * sizeof(std::int64_t), cudaMemcpyDeviceToHost), "offsets");
-  check_cuda(cudaMemcpy(plan.indices.data(), indices.get(), plan.indices.size() * sizeof(std::int32_t), cudaMemcpyDeviceToHost), "indices");
-  validate(plan);
-}
-
 }  // namespace fgattn::cuda

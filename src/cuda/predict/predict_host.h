@@ -1,6 +1,5 @@
 #pragma once
-// Host helpers shared by the GPU predictors: CUDA error checks, scratch buffers, operand checks, GPU timing
-// and the compaction of per-key bits into a host Plan.
+// Host helpers shared by the GPU predictors: CUDA error checks, scratch buffers, operand checks and GPU timing.
 #include <cuda_runtime.h>
 
 #include <memory>
@@ -42,10 +41,5 @@ class GpuTimer {
   cudaEvent_t start_{}, stop_{};
   bool stopped_ = false;
 };
-
-// Groups bits (plan.rows() x ceil(Skv / 64), on the device) into block_n-key slices and compacts them into
-// plan.offsets / plan.indices on the host (validated). Stops `timer` once the plan is complete on the device,
-// so the copy to the host and its validation are not counted as prediction time.
-void bits_to_host_plan(const std::uint64_t* bits, int block_n, Plan& plan, GpuTimer& timer);
 
 }  // namespace fgattn::cuda

@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "cuda/predict/device_workspace.h"
 #include "cuda/predict/predict_host.h"
 #include "cuda/predict/topcdf_params.h"
 #include "fgattn/error.h"
@@ -21,50 +22,6 @@ namespace {
 using cuda::check_cuda;
 
 constexpr std::size_t kMaxLogitBytes = std::size_t{512} << 20;  // pooled logits held at once (heads are chunked)
-
-// Device memory that grows to the largest request and is kept (cudaMalloc only when it grows).
-class Scratch {
- public:
-  Scratch() = default;
-  Scratch(Scratch&& o) noexcept : ptr_(std::exchange(o.ptr_, nullptr)), bytes_(std::exchange(o.bytes_, 0)) {}
-  Scratch& operator=(Scratch&& o) noexcept {
-    std::swap(ptr_, o.ptr_);
-    std::swap(bytes_, o.bytes_);
-    return *this;
-  }
-  ~Scratch() { cudaFree(ptr_); }
-  template <typename T>
-  T* get(std::size_t count, const char* what) {
-    const std::size_t bytes = std::max<std::size_t>(count, 1) * sizeof(T);
-    if (bytes > bytes_) {
-      check_cuda(cudaFree(ptr_), what);
-      ptr_ = nullptr, bytes_ = 0;
-      check_cuda(cudaMalloc(&ptr_, bytes), what);
-      bytes_ = bytes;
-    }
-    return static_cast<T*>(ptr_);
-  }
-  std::size_t bytes() const { return bytes_; }
-
- private:
-  void* ptr_ = nullptr;
-  std::size_t bytes_ = 0;
-};
-
-// The DevicePlan frees its arrays with cudaFree: they are cudaMalloc'd here, and re-made only when they grow.
-void ensure_plan_capacity(DevicePlan& plan, std::int64_t& index_capacity, std::int64_t& row_capacity, std::int64_t rows,
-                          std::int64_t indices) {
-  if (rows <= row_capacity && indices <= index_capacity) return;
-  DevicePlan fresh;
-  row_capacity = std::max(rows, row_capacity);
-  index_capacity = std::max(indices, index_capacity);
-  check_cuda(cudaMalloc(&fresh.offsets, static_cast<std::size_t>(row_capacity + 1) * sizeof(std::int64_t)), "plan offsets");
-  check_cuda(cudaMalloc(&fresh.order, static_cast<std::size_t>(std::max<std::int64_t>(row_capacity, 1)) * sizeof(std::int32_t)),
-             "plan order");
-  check_cuda(cudaMalloc(&fresh.indices, static_cast<std::size_t>(std::max<std::int64_t>(index_capacity, 1)) * sizeof(std::int32_t)),
-             "plan indices");
-  plan = std::move(fresh);
-}
 
 void check_topcdf_arguments(const TensorView& q, const TensorView& k, const TopCdfOptions& o) {
   cuda::check_predictor_operands(q, k);
@@ -85,9 +42,8 @@ void check_topcdf_arguments(const TensorView& q, const TensorView& k, const TopC
 }  // namespace
 
 struct TopCdfPredictor::Impl {
-  Scratch q_hi, q_lo, k_hi, k_lo, q_similar, k_similar, logits, pool_bits, counts, counts_sorted, row_ids, cub;
-  DevicePlan plan;
-  std::int64_t index_capacity = 0, row_capacity = 0;
+  cuda::Scratch q_hi, q_lo, k_hi, k_lo, q_similar, k_similar, logits, pool_bits, counts, counts_sorted, row_ids, cub;
+  cuda::PlanStorage out;
 };
 
 TopCdfPredictor::TopCdfPredictor() : impl_(std::make_unique<Impl>()) {}
@@ -95,16 +51,15 @@ TopCdfPredictor::~TopCdfPredictor() = default;
 TopCdfPredictor::TopCdfPredictor(TopCdfPredictor&&) noexcept = default;
 TopCdfPredictor& TopCdfPredictor::operator=(TopCdfPredictor&&) noexcept = default;
 
-const DevicePlan& TopCdfPredictor::plan() const { return impl_->plan; }
+const DevicePlan& TopCdfPredictor::plan() const { return impl_->out.plan; }
 
 std::size_t TopCdfPredictor::workspace_bytes() const {
   const Impl& w = *impl_;
   std::size_t bytes = 0;
-  for (const Scratch* s : {&w.q_hi, &w.q_lo, &w.k_hi, &w.k_lo, &w.q_similar, &w.k_similar, &w.logits, &w.pool_bits,
+  for (const cuda::Scratch* s : {&w.q_hi, &w.q_lo, &w.k_hi, &w.k_lo, &w.q_similar, &w.k_similar, &w.logits, &w.pool_bits,
                            &w.counts, &w.counts_sorted, &w.row_ids, &w.cub})
     bytes += s->bytes();
-  return bytes + static_cast<std::size_t>(w.row_capacity + 1) * 8 + static_cast<std::size_t>(w.row_capacity) * 4 +
-         static_cast<std::size_t>(w.index_capacity) * 4;
+  return bytes + w.out.bytes();
 }
 
 const DevicePlan& TopCdfPredictor::predict(const TensorView& q, const TensorView& k, const TopCdfOptions& o,
@@ -142,18 +97,14 @@ const DevicePlan& TopCdfPredictor::predict(const TensorView& q, const TensorView
   auto* counts = w.counts.get<std::int32_t>(static_cast<std::size_t>(rows), "topcdf workspace");
   auto* counts_sorted = w.counts_sorted.get<std::int32_t>(static_cast<std::size_t>(rows), "topcdf workspace");
   auto* row_ids = w.row_ids.get<std::int32_t>(static_cast<std::size_t>(rows), "topcdf workspace");
-  ensure_plan_capacity(w.plan, w.index_capacity, w.row_capacity, rows, rows * k.seq());
+  w.out.prepare(sizes);
+  DevicePlan& plan = w.out.plan;
   std::size_t scan_bytes = 0, sort_bytes = 0;
-  check_cuda(scan_offsets(nullptr, scan_bytes, w.plan.offsets, rows, stream), "topcdf scan");
-  check_cuda(sort_rows_by_count(nullptr, sort_bytes, counts, counts_sorted, row_ids, w.plan.order, rows,
+  check_cuda(scan_offsets(nullptr, scan_bytes, plan.offsets, rows, stream), "topcdf scan");
+  check_cuda(sort_rows_by_count(nullptr, sort_bytes, counts, counts_sorted, row_ids, plan.order, rows,
                                 static_cast<int>(k.seq()), stream),
              "topcdf sort");
   void* cub_scratch = w.cub.get<std::uint8_t>(std::max(scan_bytes, sort_bytes), "topcdf workspace");
-
-  DevicePlan& plan = w.plan;
-  plan.batch = sizes.batch, plan.heads = sizes.heads, plan.seq_q = sizes.seq_q, plan.seq_kv = sizes.seq_kv;
-  plan.block_m = sizes.block_m, plan.rows = rows;
-  plan.nnz = -1, plan.attended_pairs = -1.0;  // finish() reads them
 
   // 1. Pooled means of Q and K.
   check_cuda(launch_pool_means(pm, stream), "topcdf pool_means");
@@ -192,39 +143,11 @@ const DevicePlan& TopCdfPredictor::predict(const TensorView& q, const TensorView
 }
 
 const DevicePlan& TopCdfPredictor::finish(cudaStream_t stream) {
-  DevicePlan& plan = impl_->plan;
-  if (plan.offsets == nullptr) throw Error("predictor", "finish() before predict()");
-  std::vector<std::int64_t> offsets(static_cast<std::size_t>(plan.rows + 1));
-  check_cuda(cudaMemcpyAsync(offsets.data(), plan.offsets, offsets.size() * sizeof(std::int64_t), cudaMemcpyDeviceToHost, stream),
-             "plan offsets");
-  check_cuda(cudaStreamSynchronize(stream), "topcdf predict");
-  Plan shape = plan_with_sizes(plan.batch, plan.heads, plan.seq_q, plan.seq_kv, plan.block_m);
-  double pairs = 0;
-  const std::int64_t nqb = shape.query_blocks();
-  for (std::int64_t r = 0; r < plan.rows; ++r)
-    pairs += static_cast<double>(offsets[static_cast<std::size_t>(r) + 1] - offsets[static_cast<std::size_t>(r)]) *
-             static_cast<double>(shape.block_rows(r % nqb));
-  plan.nnz = offsets.back();
-  plan.attended_pairs = pairs;
-  return plan;
+  cuda::finish_plan(impl_->out.plan, stream);
+  return impl_->out.plan;
 }
 
-Plan TopCdfPredictor::download(cudaStream_t stream) {
-  const DevicePlan& d = finish(stream);
-  Plan plan = plan_with_sizes(d.batch, d.heads, d.seq_q, d.seq_kv, d.block_m);
-  plan.offsets.resize(static_cast<std::size_t>(d.rows + 1));
-  plan.indices.resize(static_cast<std::size_t>(d.nnz));
-  check_cuda(cudaMemcpyAsync(plan.offsets.data(), d.offsets, plan.offsets.size() * sizeof(std::int64_t),
-                             cudaMemcpyDeviceToHost, stream),
-             "plan offsets");
-  if (d.nnz > 0)
-    check_cuda(cudaMemcpyAsync(plan.indices.data(), d.indices, plan.indices.size() * sizeof(std::int32_t),
-                               cudaMemcpyDeviceToHost, stream),
-               "plan indices");
-  check_cuda(cudaStreamSynchronize(stream), "plan download");
-  validate(plan);
-  return plan;
-}
+Plan TopCdfPredictor::download(cudaStream_t stream) { return cuda::download_plan(finish(stream), stream); }
 
 Prediction topcdf_plan_cuda(const TensorView& q, const TensorView& k, const TopCdfOptions& o) {
   // One predictor for the host API: its workspace is reused by every call (never freed: no teardown-order issues).

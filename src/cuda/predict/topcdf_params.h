@@ -74,12 +74,6 @@ cudaError_t launch_pooled_logits(const PooledLogitsParams& p, cudaStream_t strea
 cudaError_t launch_topcdf_cut(const TopCdfCutParams& p, cudaStream_t stream);
 cudaError_t launch_pools_to_plan(const PoolsToPlanParams& p, cudaStream_t stream);
 
-// CUB steps on caller-owned scratch (size it with scratch == nullptr: the call only writes `bytes`).
-// Inclusive scan of offsets[1..rows] in place (offsets[0] = 0 already).
-cudaError_t scan_offsets(void* scratch, std::size_t& bytes, std::int64_t* offsets, std::int64_t rows, cudaStream_t stream);
-// Stable sort of row_ids by descending counts into order (counts_out: scratch of the same size as counts).
-cudaError_t sort_rows_by_count(void* scratch, std::size_t& bytes, const std::int32_t* counts, std::int32_t* counts_out,
-                               const std::int32_t* row_ids, std::int32_t* order, std::int64_t rows, int max_count,
-                               cudaStream_t stream);
+// scan_offsets and sort_rows_by_count (oracle_params.h) finish the plan.
 
 }  // namespace fgattn::cuda

@@ -1,0 +1,52 @@
+#pragma once
+// Reusable device memory of the device-resident predictors (TopCdfPredictor, OraclePredictor): scratch that
+// grows to the largest request and is kept, the output DevicePlan's arrays (re-made only when they grow), and
+// the host read-back of a finished plan.
+#include <cuda_runtime.h>
+
+#include <cstddef>
+#include <cstdint>
+
+#include "fgattn/cuda.h"
+#include "fgattn/plan.h"
+
+namespace fgattn::cuda {
+
+// Device memory that grows to the largest request and is kept: cudaMalloc only when it grows.
+class Scratch {
+ public:
+  Scratch() = default;
+  Scratch(Scratch&& o) noexcept;
+  Scratch& operator=(Scratch&& o) noexcept;
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+  ~Scratch();
+  template <typename T>
+  T* get(std::size_t count, const char* what) {
+    return static_cast<T*>(bytes_at_least((count > 0 ? count : 1) * sizeof(T), what));
+  }
+  std::size_t bytes() const { return bytes_; }
+
+ private:
+  void* bytes_at_least(std::size_t bytes, const char* what);
+  void* ptr_ = nullptr;
+  std::size_t bytes_ = 0;
+};
+
+// The output plan of a device-resident predictor: DevicePlan frees its arrays with cudaFree, so they are
+// cudaMalloc'd here; indices hold the worst case (rows x Skv) so no prediction needs the count on the host.
+struct PlanStorage {
+  DevicePlan plan;
+  std::int64_t row_capacity = 0, index_capacity = 0;
+  // Sizes the arrays for `shape` (allocating only when they grow) and sets the plan's sizes; nnz and
+  // attended_pairs read -1 until finish_plan().
+  void prepare(const Plan& shape);
+  std::size_t bytes() const;
+};
+
+// Waits for `stream`, then fills plan.nnz and plan.attended_pairs from the device offsets.
+void finish_plan(DevicePlan& plan, cudaStream_t stream);
+// A finished plan as a validated host Plan.
+Plan download_plan(const DevicePlan& plan, cudaStream_t stream);
+
+}  // namespace fgattn::cuda

@@ -33,7 +33,7 @@ void check_cpu_frontier_size(std::int64_t seq, const std::string& what, const Fr
   const bool timed = !options.cpu && frontier_can_time();
   if (!timed && cpu_max_seq > 0 && seq > cpu_max_seq)
     throw Error("--frontier", fmt::format("{} has {} tokens: the untimed CPU sweep takes presets up to {} tokens (tiny, small); "
-                                          "timing the frontier needs the CUDA build (cmake --preset cuda) on an sm_90 GPU",
+                                          "timing the frontier needs the CUDA build (cmake --preset cuda) and a visible sm_90 GPU",
                                           what, seq, cpu_max_seq));
 }
 

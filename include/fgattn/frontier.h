@@ -55,7 +55,8 @@ struct FrontierTarget {
   std::optional<double> ms;
   double kept_fraction = 0.0;
   std::string note;  // empty; "from the dense point" (no swept point reaches the target: interpolated from dense);
-                     // "upper bound" (even the sparsest swept point is below the target)
+                     // "upper bound" (even the sparsest swept point is below the target); "lower bound" (no dense
+                     // point given and no point reaches the target)
 };
 
 // Block-sparse over fine-grained at one target error and one M: how much more time (kept fraction) M x M needs.

@@ -53,6 +53,10 @@ Interpolated cost_at(const std::vector<const FrontierPoint*>& pts, double target
   const FrontierPoint* a = nullptr;  // the cheapest point meeting the target
   for (const auto* p : pts)
     if (p->rel_l2 <= target && (a == nullptr || cost(*p) < cost(*a))) a = p;
+  if (a == nullptr) {  // no dense point and nothing meets the target: the most accurate point, as a lower bound
+    a = *std::min_element(pts.begin(), pts.end(), [](const auto* x, const auto* y) { return x->rel_l2 < y->rel_l2; });
+    return {cost(*a), "lower bound"};
+  }
   const FrontierPoint* b = nullptr;  // the closest point above the target that is cheaper than a
   for (const auto* p : pts)
     if (p->rel_l2 > target && cost(*p) < cost(*a) && (b == nullptr || p->rel_l2 < b->rel_l2)) b = p;

@@ -23,28 +23,27 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kCtasPerSm)
   const std::uint32_t pad = ((raw_addr + 1023u) & ~1023u) - raw_addr;
   unsigned char* smem = smem_raw + pad;
   const std::uint32_t smem_addr = raw_addr + pad;
-  auto* bars = reinterpret_cast<std::uint64_t*>(smem + Cfg::kBarrierOffset);
-  std::uint64_t* full_k = bars;
-  std::uint64_t* full_v = bars + Cfg::kStages;
-  std::uint64_t* empty = bars + 2 * Cfg::kStages;
+  auto* barrier_words = reinterpret_cast<std::uint64_t*>(smem + Cfg::kBarrierOffset);
+  const StageBarriers bars{barrier_words, barrier_words + Cfg::kStages, barrier_words + 2 * Cfg::kStages,
+                           barrier_words + 3 * Cfg::kStages};
 
   const int warpgroup = static_cast<int>(threadIdx.x) / 128, thread = static_cast<int>(threadIdx.x) % 128;
   if (threadIdx.x == 0) {
     for (int s = 0; s < Cfg::kStages; ++s) {
-      sm90::mbar_init(&full_k[s], 128);  // one cp.async arrival per producer thread
-      sm90::mbar_init(&full_v[s], 128);
-      sm90::mbar_init(&empty[s], Cfg::kConsumers * 4);  // one arrival per consumer warp
+      sm90::mbar_init(&bars.full_k[s], 128);  // one cp.async arrival per producer thread
+      sm90::mbar_init(&bars.full_v[s], 128);
+      sm90::mbar_init(&bars.empty_k[s], Cfg::kConsumers * 4);  // one arrival per consumer warp
+      sm90::mbar_init(&bars.empty_v[s], Cfg::kConsumers * 4);
     }
   }
   __syncthreads();
 
   if (warpgroup == 0) {
     cutlass::arch::warpgroup_reg_dealloc<Cfg::kProducerRegs>();
-    produce_kv<Cfg>(p, smem_addr + Cfg::kKOffset, smem_addr + Cfg::kVOffset, full_k, full_v, empty,
-                    reinterpret_cast<std::int32_t*>(smem + Cfg::kKeyBufferOffset), thread);
+    produce_kv<Cfg>(p, smem_addr + Cfg::kKOffset, smem_addr + Cfg::kVOffset, bars, reinterpret_cast<std::int32_t*>(smem + Cfg::kKeyBufferOffset), thread);
   } else {
     cutlass::arch::warpgroup_reg_alloc<Cfg::kConsumerRegs>();
-    consume<T, Cfg>(p, smem, smem_addr, full_k, full_v, empty, warpgroup - 1, thread);
+    consume<T, Cfg>(p, smem_addr, bars, warpgroup - 1, thread);
   }
 }
 

@@ -15,6 +15,7 @@ struct OnlineSoftmax {
 
   // s: raw scores (NTiles x 4). Scales to base 2, masks slots >= valid_keys, exponentiates in place and
   // returns each row's rescale factor for the output accumulator.
+  template <bool Masked = true>
   __device__ __forceinline__ void step(float (&s)[NTiles][4], int valid_keys, float scale_log2, float (&rescale)[2]) {
     const int col0 = 2 * (static_cast<int>(threadIdx.x) % 4);
     float tile_max[2] = {-INFINITY, -INFINITY};
@@ -23,7 +24,7 @@ struct OnlineSoftmax {
 #pragma unroll
       for (int e = 0; e < 4; ++e) {
         const int col = j * 8 + col0 + (e & 1);
-        s[j][e] = col < valid_keys ? s[j][e] * scale_log2 : -INFINITY;
+        s[j][e] = !Masked || col < valid_keys ? s[j][e] * scale_log2 : -INFINITY;
         tile_max[e / 2] = fmaxf(tile_max[e / 2], s[j][e]);
       }
 #pragma unroll

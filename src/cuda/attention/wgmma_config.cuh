@@ -37,7 +37,7 @@ struct WgmmaConfig {
   static constexpr int kKOffset = kQOffset + kConsumers * kQBytes;
   static constexpr int kVOffset = kKOffset + kStages * kKvTileBytes;
   static constexpr int kBarrierOffset = kVOffset + kStages * kKvTileBytes;
-  static constexpr int kBarriers = 3 * kStages;  // K full, V full, stage empty
+  static constexpr int kBarriers = 4 * kStages;  // K full, V full, K empty, V empty
   static constexpr int kKeyBufferOffset = kBarrierOffset + kBarriers * 8;  // two tiles of key indices
   static constexpr int kSmemBytes = kKeyBufferOffset + 2 * kBlockN * 4 + 1024;  // + alignment slack
   // For the shared epilogue (epilogue.cuh): rows per warp and the staging stride.

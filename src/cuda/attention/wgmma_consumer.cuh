@@ -47,6 +47,14 @@ __device__ __forceinline__ void load_q(const AttentionParams& p, std::uint32_t q
   }
 }
 
+// Masks key slots only in a row's partial last tile.
+template <int Tiles>
+__device__ __forceinline__ void softmax_step(OnlineSoftmax<Tiles>& softmax, float (&s)[Tiles][4], int valid_keys,
+                                             float scale_log2, float (&rescale)[2]) {
+  if (valid_keys >= Tiles * 8) softmax.template step<false>(s, valid_keys, scale_log2, rescale);
+  else softmax.template step<true>(s, valid_keys, scale_log2, rescale);
+}
+
 template <typename T, int Tiles>
 __device__ __forceinline__ void pack_p(const float (&s)[Tiles][4], std::uint32_t (&pa)[Tiles / 2][4]) {
 #pragma unroll
@@ -60,31 +68,36 @@ __device__ __forceinline__ void pack_p(const float (&s)[Tiles][4], std::uint32_t
 
 // Runs on one consumer warpgroup (thread = 0..127 within it) until every plan row of this CTA is done.
 template <typename T, typename Cfg>
-__device__ void consume(const AttentionParams& p, unsigned char* smem, std::uint32_t smem_addr, std::uint64_t* full_k,
-                        std::uint64_t* full_v, std::uint64_t* empty, int consumer, int thread) {
+__device__ void consume(const AttentionParams& p, std::uint32_t smem_addr, const StageBarriers& bars, int consumer,
+                        int thread) {
   constexpr int D = Cfg::kHeadDim, kN = Cfg::kBlockN, kSTiles = kN / 8, kOTiles = D / 8;
   const ConsumerTurns<Cfg> turns{consumer};
   const int warp = thread / 32, lane = thread % 32;
   const std::uint32_t q_smem = smem_addr + Cfg::kQOffset + consumer * Cfg::kQBytes;
-  T* staging = reinterpret_cast<T*>(smem + Cfg::kQOffset + consumer * Cfg::kQBytes) + warp * 16 * D;
   // Descriptor bases; a k-step of 16 elements inside a 128-byte panel row is +32 bytes, a new panel +rows*128.
   const std::uint64_t q_desc = sm90::sw128_desc(q_smem, 16, 1024);
   const std::uint64_t k_desc = sm90::sw128_desc(smem_addr + Cfg::kKOffset, 16, 1024);
   const std::uint64_t v_desc = sm90::sw128_desc(smem_addr + Cfg::kVOffset, kN * 128, 1024);
   auto k_step = [](int ks, int rows) { return static_cast<std::uint64_t>(((ks / 4) * rows * 128 + (ks % 4) * 32) >> 4); };
 
+  // Q of the next plan row is loaded as soon as this row's last S = Q K^T has completed, under the last P V and
+  // the epilogue; a row with no keys needs no Q.
+  auto prefetch_q = [&](std::int64_t item) {
+    if (item >= p.rows) return;
+    const PlanRow next = plan_row<Cfg>(p, item);
+    if (next.key_count > 0) load_q<Cfg>(p, q_smem, next.b, next.h, next.q0 + 64 * consumer, thread);
+  };
   turns.start();
+  prefetch_q(blockIdx.x);
   int tile_seq = 0;
   for (std::int64_t item = blockIdx.x; item < p.rows; item += gridDim.x) {
     const PlanRow r = plan_row<Cfg>(p, item);
     const int q0 = r.q0 + 64 * consumer;
     const int num_tiles = (r.key_count + kN - 1) / kN;
-    turns.sync_warpgroup();  // every warp has read its staged output of the previous row
     if (num_tiles > 0) {
-      load_q<Cfg>(p, q_smem, r.b, r.h, q0, thread);
-      asm volatile("cp.async.wait_all;\n" ::: "memory");
+      asm volatile("cp.async.wait_all;\n" ::: "memory");  // this thread's part of Q has landed
       sm90::fence_generic_to_async();
-      turns.sync_warpgroup();
+      turns.sync_warpgroup();  // ... and every other thread's
     }
     float o[kOTiles][4];
 #pragma unroll
@@ -106,11 +119,10 @@ __device__ void consume(const AttentionParams& p, unsigned char* smem, std::uint
       for (int kk = 0; kk < kN / 16; ++kk)
         sm90::gmma_rs<T, D>(pa[kk], v_desc + ((stage * Cfg::kKvTileBytes + kk * 16 * 128) >> 4), o);
     };
-    auto wait_full = [&](std::uint64_t* bars, int seq) {
-      sm90::mbar_wait(&bars[seq % Cfg::kStages], (seq / Cfg::kStages) & 1);
-      sm90::fence_generic_to_async();  // the producer's cp.async writes, seen by this thread's wgmma reads
-    };
-    auto release = [&](int seq) {
+    auto wait_full = [&](std::uint64_t* bars, int seq) { sm90::mbar_wait(&bars[seq % Cfg::kStages], (seq / Cfg::kStages) & 1); };
+    // The producer's cp.async writes (generic proxy), made visible to this thread's wgmma reads (async proxy).
+    auto operands_ready = [] { sm90::fence_generic_to_async(); };
+    auto release = [&](std::uint64_t* empty, int seq) {
       __syncwarp();
       if (lane == 0) sm90::mbar_arrive(&empty[seq % Cfg::kStages]);
     };
@@ -119,7 +131,8 @@ __device__ void consume(const AttentionParams& p, unsigned char* smem, std::uint
     if (num_tiles > 0) {
       float rescale[2];
       // Prologue: S_0 alone.
-      wait_full(full_k, tile_seq);
+      wait_full(bars.full_k, tile_seq);
+      operands_ready();
       turns.wait_turn();
       sm90::fence_accumulators(s);
       sm90::gmma_fence();
@@ -127,14 +140,16 @@ __device__ void consume(const AttentionParams& p, unsigned char* smem, std::uint
       sm90::gmma_commit();
       turns.pass_turn();
       sm90::gmma_wait<0>();
+      release(bars.empty_k, tile_seq);
       sm90::fence_accumulators(s);
-      softmax.step(s, valid_keys(0), p.scale_log2, rescale);  // O is still zero: nothing to rescale
+      softmax_step(softmax, s, valid_keys(0), p.scale_log2, rescale);  // O is still zero: nothing to rescale
       pack_p<T>(s, pa);
       // Steady state: S_t and P_{t-1} V_{t-1} in flight together; the softmax of S_t under P V.
       for (int t = 1; t < num_tiles; ++t) {
         const int cur = tile_seq + t, prev = cur - 1;
-        wait_full(full_k, cur);
-        wait_full(full_v, prev);
+        wait_full(bars.full_k, cur);
+        wait_full(bars.full_v, prev);
+        operands_ready();
         turns.wait_turn();
         sm90::fence_accumulators(s);
         sm90::fence_accumulators(o);
@@ -145,12 +160,13 @@ __device__ void consume(const AttentionParams& p, unsigned char* smem, std::uint
         sm90::gmma_commit();
         turns.pass_turn();
         sm90::gmma_wait<1>();  // S_t is ready; P V may still run
+        release(bars.empty_k, cur);
         sm90::fence_accumulators(s);
-        softmax.step(s, valid_keys(t), p.scale_log2, rescale);
+        softmax_step(softmax, s, valid_keys(t), p.scale_log2, rescale);
         sm90::gmma_wait<0>();
         sm90::fence_accumulators(o);
         sm90::fence_registers(pa);  // P stays untouched until the product that reads it has completed
-        release(prev);
+        release(bars.empty_v, prev);
 #pragma unroll
         for (int j = 0; j < kOTiles; ++j) {
           o[j][0] *= rescale[0];
@@ -162,22 +178,27 @@ __device__ void consume(const AttentionParams& p, unsigned char* smem, std::uint
       }
       // Tail: the last P V.
       const int last = tile_seq + num_tiles - 1;
-      wait_full(full_v, last);
+      wait_full(bars.full_v, last);
+      operands_ready();
       turns.wait_turn();
       sm90::fence_accumulators(o);
       sm90::gmma_fence();
       issue_pv(last % Cfg::kStages);
       sm90::gmma_commit();
       turns.pass_turn();
+      turns.sync_warpgroup();  // every warp is past this row's last S (the only reader of Q)
+      prefetch_q(item + gridDim.x);
       sm90::gmma_wait<0>();
       sm90::fence_accumulators(o);
       sm90::fence_registers(pa);
-      release(last);
+      release(bars.empty_v, last);
+    } else {
+      prefetch_q(item + gridDim.x);
     }
     tile_seq += num_tiles;
     float row_sum[2];
     softmax.finish(row_sum);
-    store_output<Cfg>(p, o, softmax.row_max, row_sum, staging, r.b, r.h, q0 + 16 * warp);
+    store_output_direct<T, D>(p, o, softmax.row_max, row_sum, r.b, r.h, q0 + 16 * warp);
   }
 }
 

@@ -13,6 +13,12 @@
 
 namespace fgattn::cuda {
 
+// The stage ring's mbarriers: full (the producer's copies have landed) and empty (the consumers are done), for
+// K and V separately.
+struct StageBarriers {
+  std::uint64_t *full_k, *full_v, *empty_k, *empty_v;
+};
+
 struct PlanRow {  // one work item: a (batch, head, query block) row of the plan
   int b, h, q0, key_count;
   const std::int32_t* keys;
@@ -47,31 +53,61 @@ __device__ __forceinline__ void gather_rows(std::uint32_t stage_addr, const char
   }
 }
 
-// Runs on the 128 producer threads (thread = 0..127) until every plan row of this CTA is gathered.
+// This CTA's tiles in order: plan rows blockIdx.x, blockIdx.x + grid, ... and kBlockN keys at a time (rows with no
+// key have no tile).
 template <typename Cfg>
-__device__ void produce_kv(const AttentionParams& p, std::uint32_t k_smem, std::uint32_t v_smem,
-                           std::uint64_t* full_k, std::uint64_t* full_v, std::uint64_t* empty, std::int32_t* key_buffer,
-                           int thread) {
+struct TileCursor {
+  const AttentionParams* p;
+  std::int64_t item;
+  int first = 0;
+  PlanRow row{};
+  __device__ __forceinline__ TileCursor(const AttentionParams& params) : p(&params), item(blockIdx.x) { settle(); }
+  __device__ __forceinline__ bool valid() const { return item < p->rows; }
+  __device__ __forceinline__ int count() const { return min(Cfg::kBlockN, row.key_count - first); }
+  __device__ __forceinline__ void next() {
+    first += Cfg::kBlockN;
+    if (first >= row.key_count) item += gridDim.x, first = 0, settle();
+  }
+  __device__ __forceinline__ void settle() {  // to the first row at or after `item` that has a key
+    for (; item < p->rows; item += gridDim.x) {
+      row = plan_row<Cfg>(*p, item);
+      if (row.key_count > 0) return;
+    }
+  }
+};
+
+// Runs on the 128 producer threads (thread = 0..127) until every plan row of this CTA is gathered.
+// The key indices of a tile are loaded one tile ahead (their latency hides under the previous tile's gather) and
+// pass through shared memory (two buffers, one barrier per tile): 16 threads share a key, and 16-32 keys per
+// thread in registers would spill under the producer's small register budget. K and V stages are freed
+// separately: K as soon as S = Q K^T has read it, V after P V.
+template <typename Cfg>
+__device__ void produce_kv(const AttentionParams& p, std::uint32_t k_smem, std::uint32_t v_smem, const StageBarriers& bars,
+                           std::int32_t* key_buffer, int thread) {
   constexpr int kN = Cfg::kBlockN;
-  int tile_seq = 0;  // tiles produced so far by this CTA: the stage ring position
-  for (std::int64_t item = blockIdx.x; item < p.rows; item += gridDim.x) {
-    const PlanRow r = plan_row<Cfg>(p, item);
+  TileCursor<Cfg> tile(p);
+  std::int32_t next_key = tile.valid() && thread < tile.count() ? __ldg(tile.row.keys + thread) : 0;
+  for (int tile_seq = 0; tile.valid(); ++tile_seq) {
+    const int stage = tile_seq % Cfg::kStages;
+    const std::uint32_t free_parity = ((tile_seq / Cfg::kStages) & 1) ^ 1;
+    std::int32_t* tile_keys = key_buffer + (tile_seq % 2) * kN;
+    if (thread < kN) tile_keys[thread] = next_key;
+    sm90::named_sync(5, 128);
+    TileCursor<Cfg> after = tile;
+    after.next();
+    next_key = after.valid() && thread < after.count() ? __ldg(after.row.keys + after.first + thread) : 0;
+
+    const PlanRow& r = tile.row;
+    const int count = tile.count();
     const char* kbase = static_cast<const char*>(p.k) + (r.b * p.k_stride[0] + r.h * p.k_stride[2]) * 2;
     const char* vbase = static_cast<const char*>(p.v) + (r.b * p.v_stride[0] + r.h * p.v_stride[2]) * 2;
-    for (int first = 0; first < r.key_count; first += kN, ++tile_seq) {
-      const int stage = tile_seq % Cfg::kStages;
-      const int count = min(kN, r.key_count - first);
-      // The tile's key indices go through shared memory (two buffers, one barrier per tile): 16 threads share a
-      // key, and holding them in registers would spill under the producer's small register budget.
-      std::int32_t* tile_keys = key_buffer + (tile_seq % 2) * kN;
-      if (thread < kN) tile_keys[thread] = thread < count ? __ldg(r.keys + first + thread) : 0;
-      sm90::named_sync(5, 128);
-      sm90::mbar_wait(&empty[stage], ((tile_seq / Cfg::kStages) & 1) ^ 1);
-      gather_rows<Cfg>(k_smem + stage * Cfg::kKvTileBytes, kbase, p.k_stride[1] * 2, tile_keys, count, thread);
-      sm90::mbar_arrive_on_cp_async(&full_k[stage]);
-      gather_rows<Cfg>(v_smem + stage * Cfg::kKvTileBytes, vbase, p.v_stride[1] * 2, tile_keys, count, thread);
-      sm90::mbar_arrive_on_cp_async(&full_v[stage]);
-    }
+    sm90::mbar_wait(&bars.empty_k[stage], free_parity);
+    gather_rows<Cfg>(k_smem + stage * Cfg::kKvTileBytes, kbase, p.k_stride[1] * 2, tile_keys, count, thread);
+    sm90::mbar_arrive_on_cp_async(&bars.full_k[stage]);
+    sm90::mbar_wait(&bars.empty_v[stage], free_parity);
+    gather_rows<Cfg>(v_smem + stage * Cfg::kKvTileBytes, vbase, p.v_stride[1] * 2, tile_keys, count, thread);
+    sm90::mbar_arrive_on_cp_async(&bars.full_v[stage]);
+    tile = after;
   }
   asm volatile("cp.async.wait_all;\n" ::: "memory");  // nothing in flight when the producer exits
 }

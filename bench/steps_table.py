@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Generates bench/results/STEPS.md: attended TFLOP/s of every kernel step (bench/results/step*/bench_fgattn.json)
-per configuration, plus the torch baselines of the latest step. Usage: python3 bench/steps_table.py > bench/results/STEPS.md"""
+"""Generates bench/results/STEPS.md: attended TFLOP/s of every kernel step (bench/results/step*/bench_fgattn.json, or
+bench_fgattn_quick.json where a step only ran the wan480 shape) per configuration, plus the torch baselines of the latest step. Usage: python3 bench/steps_table.py > bench/results/STEPS.md"""
 import glob
 import json
 import os
@@ -9,7 +9,8 @@ root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 steps = sorted(d for d in os.listdir(root) if d.startswith("step") and os.path.isdir(os.path.join(root, d)))
 data = {}
 for s in steps:
-    with open(os.path.join(root, s, "bench_fgattn.json")) as f:
+    full = os.path.join(root, s, "bench_fgattn.json")
+    with open(full if os.path.exists(full) else os.path.join(root, s, "bench_fgattn_quick.json")) as f:
         for r in json.load(f):
             data.setdefault((r["shape"], r["granularity"], r["target_density"]), {})[s] = r["tflops_attended"]
 print("Attended TFLOP/s (4·D·kept pairs / median time), generated from bench/results/step*/bench_fgattn.json.\n")

@@ -11,6 +11,7 @@
 #include <random>
 
 #include "common/random_inputs.h"
+#include "common/run_cli.h"
 #include "fgattn/io.h"
 
 using namespace fgattn;
@@ -18,23 +19,8 @@ using ::testing::HasSubstr;
 
 namespace {
 
-struct Result {
-  int exit_code = -1;
-  std::string output;  // stdout and stderr together unless split
-};
-
-Result run_cli(const std::string& args, bool stdout_only = false) {
-  const std::string command =
-      std::string(FGATTN_CLI_PATH) + " " + args + (stdout_only ? " 2>/dev/null" : " 2>&1");
-  Result r;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return r;
-  std::array<char, 4096> buffer{};
-  while (fgets(buffer.data(), static_cast<int>(buffer.size()), pipe) != nullptr) r.output += buffer.data();
-  const int status = pclose(pipe);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
+using Result = testutil::CliResult;
+using testutil::run_cli;
 
 std::filesystem::path temp_file(const std::string& name) {
   return std::filesystem::temp_directory_path() / ("fgattn_cli_" + std::to_string(::getpid()) + "_" + name);

@@ -13,6 +13,7 @@
 
 #include "common/io_files.h"
 #include "common/random_inputs.h"
+#include "common/run_cli.h"
 #include "fgattn/frontier.h"
 #include "fgattn/io.h"
 
@@ -21,21 +22,8 @@ using ::testing::HasSubstr;
 
 namespace {
 
-struct Result {
-  int exit_code = -1;
-  std::string output;
-};
-
-Result run_cli(const std::string& args) {
-  Result r;
-  FILE* pipe = popen((std::string(FGATTN_CLI_PATH) + " " + args + " 2>&1").c_str(), "r");
-  if (pipe == nullptr) return r;
-  std::array<char, 4096> buffer{};
-  while (fgets(buffer.data(), static_cast<int>(buffer.size()), pipe) != nullptr) r.output += buffer.data();
-  const int status = pclose(pipe);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
+using Result = testutil::CliResult;
+using testutil::run_cli;
 
 std::string read_text(const std::string& path) {
   std::ifstream in(path);

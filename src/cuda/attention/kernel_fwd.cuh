@@ -94,13 +94,7 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kMinCtasPerSm) attention_g
     }
     float rescale[2];
     softmax.step(s, min(kN, key_count - tile * kN), p.scale_log2, rescale);
-#pragma unroll
-    for (int j = 0; j < kOTiles; ++j) {
-      acc[j][0] *= rescale[0];
-      acc[j][1] *= rescale[0];
-      acc[j][2] *= rescale[1];
-      acc[j][3] *= rescale[1];
-    }
+    rescale_rows(acc, rescale);
     // O += P V
 #pragma unroll
     for (int kk = 0; kk < kPSteps; ++kk) {

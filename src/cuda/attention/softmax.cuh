@@ -56,4 +56,16 @@ struct OnlineSoftmax {
   }
 };
 
+// Rescales an m16n8-layout accumulator (rows lane / 4 and lane / 4 + 8) by each row's factor from step().
+template <int Tiles>
+__device__ __forceinline__ void rescale_rows(float (&acc)[Tiles][4], const float (&rescale)[2]) {
+#pragma unroll
+  for (int j = 0; j < Tiles; ++j) {
+    acc[j][0] *= rescale[0];
+    acc[j][1] *= rescale[0];
+    acc[j][2] *= rescale[1];
+    acc[j][3] *= rescale[1];
+  }
+}
+
 }  // namespace fgattn::cuda

@@ -167,13 +167,7 @@ __device__ void consume(const AttentionParams& p, std::uint32_t smem_addr, const
         sm90::fence_accumulators(o);
         sm90::fence_registers(pa);  // P stays untouched until the product that reads it has completed
         release(bars.empty_v, prev);
-#pragma unroll
-        for (int j = 0; j < kOTiles; ++j) {
-          o[j][0] *= rescale[0];
-          o[j][1] *= rescale[0];
-          o[j][2] *= rescale[1];
-          o[j][3] *= rescale[1];
-        }
+        rescale_rows(o, rescale);
         pack_p<T>(s, pa);
       }
       // Tail: the last P V.

@@ -97,8 +97,10 @@ void DevicePlan::release() noexcept {
   offsets = nullptr, indices = nullptr, order = nullptr;
 }
 
-void attention(const TensorView& q, const TensorView& k, const TensorView& v, const DevicePlan& plan,
-               const TensorView& out, float* lse, const AttentionOptions& options, cudaStream_t stream) {
+namespace cuda {
+
+AttentionParams checked_params(const TensorView& q, const TensorView& k, const TensorView& v, const DevicePlan& plan,
+                               const TensorView& out, float* lse, const AttentionOptions& options) {
   for (const auto& [t, name] : {std::pair{&q, "q"}, std::pair{&k, "k"}, std::pair{&v, "v"}, std::pair{&out, "out"}})
     check_gpu_operand(*t, name);
   Plan shape_only;  // validate_attention_args checks the plan's sizes against the tensors
@@ -111,7 +113,7 @@ void attention(const TensorView& q, const TensorView& k, const TensorView& v, co
   const double scale = options.scale.value_or(1.0 / std::sqrt(static_cast<double>(q.head_dim())));
   if (!std::isfinite(scale)) throw Error("scale", "must be finite");
 
-  cuda::AttentionParams p;
+  AttentionParams p;
   p.q = q.data, p.k = k.data, p.v = v.data, p.o = out.data, p.lse = lse;
   copy_strides(p.q_stride, q), copy_strides(p.k_stride, k), copy_strides(p.v_stride, v), copy_strides(p.o_stride, out);
   p.offsets = plan.offsets, p.indices = plan.indices, p.order = plan.order;
@@ -120,7 +122,15 @@ void attention(const TensorView& q, const TensorView& k, const TensorView& v, co
   p.block_m = plan.block_m;
   p.rows = plan.rows;
   p.scale_log2 = static_cast<float>(scale * 1.4426950408889634);
-  p.element = q.dtype == DType::bf16 ? cuda::AttnElement::bf16 : cuda::AttnElement::f16;
+  p.element = q.dtype == DType::bf16 ? AttnElement::bf16 : AttnElement::f16;
+  return p;
+}
+
+}  // namespace cuda
+
+void attention(const TensorView& q, const TensorView& k, const TensorView& v, const DevicePlan& plan,
+               const TensorView& out, float* lse, const AttentionOptions& options, cudaStream_t stream) {
+  const cuda::AttentionParams p = cuda::checked_params(q, k, v, plan, out, lse, options);
   check_cuda(cuda::launch_attention(p, stream), "attention kernel launch");
 }
 

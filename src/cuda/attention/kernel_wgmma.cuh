@@ -14,7 +14,7 @@
 
 namespace fgattn::cuda {
 
-template <typename T, typename Cfg>
+template <typename T, typename Cfg, KernelMode Mode = KernelMode::normal>
 __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kCtasPerSm)
     attention_wgmma_kernel(const __grid_constant__ AttentionParams p) {
   extern __shared__ unsigned char smem_raw[];
@@ -40,10 +40,11 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kCtasPerSm)
 
   if (warpgroup == 0) {
     cutlass::arch::warpgroup_reg_dealloc<Cfg::kProducerRegs>();
-    produce_kv<Cfg>(p, smem_addr + Cfg::kKOffset, smem_addr + Cfg::kVOffset, bars, reinterpret_cast<std::int32_t*>(smem + Cfg::kKeyBufferOffset), thread);
+    produce_kv<Cfg, Mode>(p, smem_addr + Cfg::kKOffset, smem_addr + Cfg::kVOffset, bars,
+                          reinterpret_cast<std::int32_t*>(smem + Cfg::kKeyBufferOffset), thread);
   } else {
     cutlass::arch::warpgroup_reg_alloc<Cfg::kConsumerRegs>();
-    consume<T, Cfg>(p, smem_addr, bars, warpgroup - 1, thread);
+    consume<T, Cfg, Mode>(p, smem_addr, bars, warpgroup - 1, thread);
   }
 }
 

@@ -3,11 +3,10 @@
 // FGATTN_KERNEL=sm80 selects the earlier mma.sync kernel (kernel_fwd.cuh), kept for side-by-side benchmarks.
 // The host (dispatch.cpp) has already refused anything else; the final else names what reached here.
 #include <cstdlib>
-#include <algorithm>
 #include <cstring>
 
 #include "cuda/attention/kernel_fwd.cuh"
-#include "cuda/attention/kernel_wgmma.cuh"
+#include "cuda/attention/launch_wgmma.cuh"
 #include "cuda/attention/params.h"
 
 namespace fgattn::cuda {
@@ -34,30 +33,8 @@ cudaError_t launch_sm80(const AttentionParams& p, cudaStream_t stream) {
 }
 
 template <typename T, int D, int BM>
-cudaError_t launch_sm90(const AttentionParams& p, cudaStream_t stream) {
-  using Cfg = WgmmaConfig<D, BM>;
-  auto* kernel = &attention_wgmma_kernel<T, Cfg>;
-  static const cudaError_t attr =
-      cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, Cfg::kSmemBytes);
-  if (attr != cudaSuccess) return attr;
-  static int ctas_per_sm = 0;
-  if (ctas_per_sm == 0) {
-    const cudaError_t e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&ctas_per_sm, kernel, Cfg::kThreads, Cfg::kSmemBytes);
-    if (e != cudaSuccess) return e;
-    if (ctas_per_sm == 0) return cudaErrorInvalidConfiguration;
-  }
-  int device = 0, sms = 0;
-  if (const cudaError_t e = cudaGetDevice(&device); e != cudaSuccess) return e;
-  if (const cudaError_t e = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device); e != cudaSuccess) return e;
-  if (p.rows == 0) return cudaSuccess;
-  const std::int64_t grid = std::min<std::int64_t>(p.rows, static_cast<std::int64_t>(sms) * ctas_per_sm);
-  kernel<<<static_cast<unsigned>(grid), Cfg::kThreads, Cfg::kSmemBytes, stream>>>(p);
-  return cudaGetLastError();
-}
-
-template <typename T, int D, int BM>
 cudaError_t launch_typed(const AttentionParams& p, cudaStream_t stream) {
-  return use_sm80_kernel() ? launch_sm80<T, D, BM>(p, stream) : launch_sm90<T, D, BM>(p, stream);
+  return use_sm80_kernel() ? launch_sm80<T, D, BM>(p, stream) : launch_wgmma<T, WgmmaConfig<D, BM>>(p, stream);
 }
 
 template <typename T>

@@ -8,7 +8,12 @@
 
 namespace fgattn::cuda {
 
-template <int HeadDim, int BlockM>
+// What a kernel instantiation does: the real thing, or one half of it for diagnostics (launch_diagnostic.cu):
+// no_gather = the producer signals tiles without copying (the consumers' ceiling), no_math = the consumers only
+// wait for and free tiles (the gather's ceiling).
+enum class KernelMode { normal, no_gather, no_math };
+
+template <int HeadDim, int BlockM, int BlockN = 0>  // BlockN = 0: the default tile (below)
 struct WgmmaConfig {
   static constexpr int kHeadDim = HeadDim;
   static constexpr int kBlockM = BlockM;
@@ -16,7 +21,7 @@ struct WgmmaConfig {
   static constexpr int kThreads = 128 * (kConsumers + 1);
   // Keys per K/V tile: 128 when two consumers share it (the S accumulator is 64 floats per thread); 64 for a
   // lone consumer so two CTAs fit an SM and their consumers overlap each other's softmax.
-  static constexpr int kBlockN = kConsumers == 2 ? 128 : 64;
+  static constexpr int kBlockN = BlockN != 0 ? BlockN : kConsumers == 2 ? 128 : 64;
   static constexpr int kElemBytes = 2;
   static constexpr int kChunks = HeadDim / 8;  // 16-byte chunks per row
   static constexpr int kQBytes = 64 * HeadDim * kElemBytes;         // one consumer's Q tile
@@ -25,7 +30,8 @@ struct WgmmaConfig {
   static constexpr int kSmemBudget = kConsumers == 2 ? 227 * 1024 : 113 * 1024;
   static constexpr int kStages = [] {
     int s = (kSmemBudget - 3072 - kConsumers * kQBytes) / (2 * kKvTileBytes);
-    return s > 4 ? 4 : s;
+    const int most = kBlockN == 64 && kConsumers == 2 ? 8 : 4;
+    return s > most ? most : s;
   }();
   static constexpr int kCtasPerSm = kConsumers == 2 ? 1 : 2;
   // Register split (setmaxnreg): the producer needs few; consumers hold S (kBlockN/2), P and O (D/2) floats.

@@ -66,10 +66,28 @@ __device__ __forceinline__ void pack_p(const float (&s)[Tiles][4], std::uint32_t
   }
 }
 
+// KernelMode::no_math: take each tile as it lands and free it at once (nothing computed, nothing written).
+template <typename Cfg>
+__device__ void drain_tiles(const AttentionParams& p, const StageBarriers& bars, int thread) {
+  TileCursor<Cfg> tile(p);
+  for (int seq = 0; tile.valid(); ++seq, tile.next()) {
+    const int stage = seq % Cfg::kStages;
+    const std::uint32_t parity = (seq / Cfg::kStages) & 1;
+    sm90::mbar_wait(&bars.full_k[stage], parity);
+    sm90::mbar_wait(&bars.full_v[stage], parity);
+    __syncwarp();
+    if (thread % 32 == 0) sm90::mbar_arrive(&bars.empty_k[stage]), sm90::mbar_arrive(&bars.empty_v[stage]);
+  }
+}
+
 // Runs on one consumer warpgroup (thread = 0..127 within it) until every plan row of this CTA is done.
-template <typename T, typename Cfg>
+template <typename T, typename Cfg, KernelMode Mode = KernelMode::normal>
 __device__ void consume(const AttentionParams& p, std::uint32_t smem_addr, const StageBarriers& bars, int consumer,
                         int thread) {
+  if constexpr (Mode == KernelMode::no_math) {
+    drain_tiles<Cfg>(p, bars, thread);
+    return;
+  }
   constexpr int D = Cfg::kHeadDim, kN = Cfg::kBlockN, kSTiles = kN / 8, kOTiles = D / 8;
   const ConsumerTurns<Cfg> turns{consumer};
   const int warp = thread / 32, lane = thread % 32;

@@ -81,7 +81,7 @@ struct TileCursor {
 // pass through shared memory (two buffers, one barrier per tile): 16 threads share a key, and 16-32 keys per
 // thread in registers would spill under the producer's small register budget. K and V stages are freed
 // separately: K as soon as S = Q K^T has read it, V after P V.
-template <typename Cfg>
+template <typename Cfg, KernelMode Mode = KernelMode::normal>
 __device__ void produce_kv(const AttentionParams& p, std::uint32_t k_smem, std::uint32_t v_smem, const StageBarriers& bars,
                            std::int32_t* key_buffer, int thread) {
   constexpr int kN = Cfg::kBlockN;
@@ -102,11 +102,19 @@ __device__ void produce_kv(const AttentionParams& p, std::uint32_t k_smem, std::
     const char* kbase = static_cast<const char*>(p.k) + (r.b * p.k_stride[0] + r.h * p.k_stride[2]) * 2;
     const char* vbase = static_cast<const char*>(p.v) + (r.b * p.v_stride[0] + r.h * p.v_stride[2]) * 2;
     sm90::mbar_wait(&bars.empty_k[stage], free_parity);
-    gather_rows<Cfg>(k_smem + stage * Cfg::kKvTileBytes, kbase, p.k_stride[1] * 2, tile_keys, count, thread);
-    sm90::mbar_arrive_on_cp_async(&bars.full_k[stage]);
+    if constexpr (Mode == KernelMode::no_gather) {
+      sm90::mbar_arrive(&bars.full_k[stage]);
+    } else {
+      gather_rows<Cfg>(k_smem + stage * Cfg::kKvTileBytes, kbase, p.k_stride[1] * 2, tile_keys, count, thread);
+      sm90::mbar_arrive_on_cp_async(&bars.full_k[stage]);
+    }
     sm90::mbar_wait(&bars.empty_v[stage], free_parity);
-    gather_rows<Cfg>(v_smem + stage * Cfg::kKvTileBytes, vbase, p.v_stride[1] * 2, tile_keys, count, thread);
-    sm90::mbar_arrive_on_cp_async(&bars.full_v[stage]);
+    if constexpr (Mode == KernelMode::no_gather) {
+      sm90::mbar_arrive(&bars.full_v[stage]);
+    } else {
+      gather_rows<Cfg>(v_smem + stage * Cfg::kKvTileBytes, vbase, p.v_stride[1] * 2, tile_keys, count, thread);
+      sm90::mbar_arrive_on_cp_async(&bars.full_v[stage]);
+    }
     tile = after;
   }
   asm volatile("cp.async.wait_all;\n" ::: "memory");  // nothing in flight when the producer exits

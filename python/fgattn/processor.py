@@ -35,6 +35,9 @@ class SparsitySchedule:
     tau: float | None = None                      # oracle threshold; None = 0.5 / Skv
     predictor: Callable[[torch.Tensor, torch.Tensor], Plan] | None = None  # (q, k in [B, S, H, D]) -> Plan
     enabled: bool = True                          # False: every layer runs the stock (dense) attention
+    # True: a plan that keeps every key runs torch SDPA instead of the fgattn kernel (the same math; on an H100/H200
+    # PyTorch's cuDNN path is faster than fgattn's dense kernel: bench/results/LATEST.md).
+    sdpa_for_dense_plans: bool = False
     processors: list = field(default_factory=list, repr=False)
 
     def predict(self, q: torch.Tensor, k: torch.Tensor) -> Plan:
@@ -47,6 +50,11 @@ class SparsitySchedule:
 
     def densities(self) -> list[float | None]:
         return [p.plan.density() if p.plan is not None else None for p in self.processors]
+
+
+def _sdpa(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """Stock attention on [B, S, H, D] tensors."""
+    return F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)).transpose(1, 2)
 
 
 def _rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
@@ -133,12 +141,15 @@ class FgattnProcessor:
             if cross:
                 raise ValueError("FgattnProcessor: self-attention only (no encoder_hidden_states, no attention_mask)")
             q, k, v = self._qkv(attn, hidden_states, rotary_emb)
-            out = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2))
-            out = out.transpose(1, 2)
+            out = _sdpa(q, k, v)
         else:
             q, k, v = self._qkv(attn, hidden_states, rotary_emb)
-            from . import attention  # late: the package imports this module
-            out = attention(q, k, v, self._plan_for(q, k))
+            plan = self._plan_for(q, k)
+            if self.schedule.sdpa_for_dense_plans and plan.nnz == plan.rows * plan.seq_kv:
+                out = _sdpa(q, k, v)
+            else:
+                from . import attention  # late: the package imports this module
+                out = attention(q, k, v, plan)
         out = out.flatten(2, 3).type_as(q)
         out = attn.to_out[0](out)
         return attn.to_out[1](out)

@@ -51,6 +51,33 @@ def test_dense_plan_matches_stock_attention():
     torch.testing.assert_close(run(model, **x), stock, atol=0, rtol=0)
 
 
+def test_sdpa_for_dense_plans_routes_only_all_key_plans_to_sdpa():
+    """With sdpa_for_dense_plans, a plan keeping every key runs stock SDPA (bit-identical to the stock forward) and
+    never the fgattn op; a sparse plan still runs the op."""
+    model, x = tiny_wan(), inputs()
+    stock = run(model, **x)
+    calls = []
+    real = fgattn.attention
+
+    def counting(*args, **kw):
+        calls.append(1)
+        return real(*args, **kw)
+
+    fgattn.attention = counting
+    try:
+        FgattnProcessor.install(model, SparsitySchedule(dense_forwards=0, predictor=dense_predictor(32), block_m=32,
+                                                        sdpa_for_dense_plans=True))
+        torch.testing.assert_close(run(model, **x), stock, atol=0, rtol=0)
+        assert calls == []
+        FgattnProcessor.uninstall(model)
+        FgattnProcessor.install(model, SparsitySchedule(dense_forwards=0, block_m=16, tau=0.03,
+                                                        sdpa_for_dense_plans=True))
+        sparse = run(model, **x)
+        assert len(calls) == 2 and (sparse - stock).abs().max() > 1e-4
+    finally:
+        fgattn.attention = real
+
+
 def test_sparse_plan_runs_differs_and_follows_the_schedule():
     model, x = tiny_wan(), inputs()
     stock = run(model, **x)

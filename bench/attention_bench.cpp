@@ -1,6 +1,7 @@
 // fgattn_bench: median CUDA-event time of the sparse attention kernel on video shapes, dense and random M x 1
 // plans (M = 64, 128) at 100/50/25/10/5 % kept. Random non-zero inputs, outputs poisoned (NaN) before timing and
-// checked finite after. One JSON record per configuration; FLOPs counted: attended = 4 * D * kept (query, key)
+// checked finite after; then oracle plans of the video-like generator at 50/25/10/5 % (generator_plans.h;
+// --no-generator skips them). One JSON record per configuration; FLOPs counted: attended = 4 * D * kept (query, key)
 // pairs (QK^T and PV, 2 FLOP per multiply-add), i.e. 4*B*H*D*kept pairs.
 #include <cuda_runtime.h>
 #include <fmt/format.h>
@@ -18,6 +19,7 @@
 #include <vector>
 
 #include "bench_common.h"
+#include "generator_plans.h"
 #include "cuda/attention/params.h"  // kernel_name(): which kernel ran (FGATTN_KERNEL)
 #include "fgattn/cuda.h"
 #include "fgattn/dtype.h"
@@ -38,12 +40,13 @@ struct Shape {
 int main(int argc, char** argv) {
   std::string out_path = "bench_fgattn.json";
   int reps = 20;
-  bool quick = false;
+  bool quick = false, generator = true;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--out" && i + 1 < argc) out_path = argv[++i];
     else if (a == "--reps" && i + 1 < argc) reps = std::stoi(argv[++i]);
     else if (a == "--quick") quick = true;
+    else if (a == "--no-generator") generator = false;
   }
   cudaDeviceProp prop{};
   check(cudaGetDeviceProperties(&prop, 0), "device");
@@ -110,6 +113,16 @@ int main(int argc, char** argv) {
       }
     }
     cudaFree(q), cudaFree(k), cudaFree(v), cudaFree(o);
+  }
+  if (generator) {  // the same kernel on oracle plans of the video-like generator (generator_plans.h)
+    std::vector<std::pair<std::string, int>> runs = {{"wan480p", 128}, {"wan480p", 64}};
+    if (!quick) runs.push_back({"wan720p", 128});
+    for (const auto& [preset, M] : runs) {
+      for (auto& rec : generator_plan_records(preset, {0.5, 0.25, 0.10, 0.05}, M, reps, prop.name, date)) {
+        records.push_back(rec);
+        std::ofstream(out_path) << records.dump(1) << "\n";
+      }
+    }
   }
   return 0;
 }

@@ -17,12 +17,11 @@ cudaError_t launch_wgmma(const AttentionParams& p, cudaStream_t stream) {
   static const cudaError_t attr =
       cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, Cfg::kSmemBytes);
   if (attr != cudaSuccess) return attr;
-  static int ctas_per_sm = 0;
-  if (ctas_per_sm == 0) {
-    const cudaError_t e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&ctas_per_sm, kernel, Cfg::kThreads, Cfg::kSmemBytes);
-    if (e != cudaSuccess) return e;
-    if (ctas_per_sm == 0) return cudaErrorInvalidConfiguration;
-  }
+  static const int ctas_per_sm = [&] {  // thread-safe one-time query (0 on failure)
+    int n = 0;
+    return cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, kernel, Cfg::kThreads, Cfg::kSmemBytes) == cudaSuccess ? n : 0;
+  }();
+  if (ctas_per_sm == 0) return cudaErrorInvalidConfiguration;
   int device = 0, sms = 0;
   if (const cudaError_t e = cudaGetDevice(&device); e != cudaSuccess) return e;
   if (const cudaError_t e = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device); e != cudaSuccess) return e;

@@ -60,6 +60,8 @@ def parse_args(argv=None):
     ap.add_argument("--seed", type=int, default=1, help="seed of weights, inputs and the generator's q/k")
     ap.add_argument("--tiny", action="store_true", help="tiny config (2 layers, 2 heads x 64, 192 tokens)")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--sdpa-for-dense-plans", action="store_true",
+                    help="plans keeping every key run torch SDPA (SparsitySchedule.sdpa_for_dense_plans)")
     args = ap.parse_args(argv)
     args.device = torch.device(args.device)
     if args.iters < 1 or args.warmup < 0:
@@ -156,10 +158,11 @@ def make_plans(grid, cfg, densities, block_m, seed, device):
     return plans
 
 
-def install(model, plan, block_m):
+def install(model, plan, block_m, sdpa_for_dense_plans=False):
     FgattnProcessor.uninstall(model)
     return FgattnProcessor.install(model, SparsitySchedule(dense_forwards=0, refresh_at=(), block_m=block_m,
-                                                           predictor=lambda q, k: plan))
+                                                           predictor=lambda q, k: plan,
+                                                           sdpa_for_dense_plans=sdpa_for_dense_plans))
 
 
 def run_shape(name, args, common, emit):
@@ -208,7 +211,7 @@ def run_shape(name, args, common, emit):
 
     plans = make_plans(grid, cfg, args.densities, args.block_m, args.seed, dev)
     for density, (plan, info) in plans.items():
-        install(model, plan, args.block_m)
+        install(model, plan, args.block_m, args.sdpa_for_dense_plans)
         out = forward().float()
         ms, times = timer(forward)
 
@@ -218,7 +221,8 @@ def run_shape(name, args, common, emit):
 
         fg_attn_ms = timer(fg_attention, max(args.iters, 5))[0] * layers
         ideal = 1.0 / ((1.0 - share) + share * density)
-        emit(dict(base, backend="fgattn", density=density, plan_density=round(plan.density(), 5), ms=round(ms, 3),
+        emit(dict(base, backend="fgattn", sdpa_for_dense_plans=args.sdpa_for_dense_plans, density=density,
+                  plan_density=round(plan.density(), 5), ms=round(ms, 3),
                   times_ms=[round(t, 3) for t in times], attention_ms=round(fg_attn_ms, 3),
                   speedup=round(sdpa_ms / ms, 4), amdahl_ideal=round(ideal, 4),
                   of_amdahl_ideal=round(sdpa_ms / ms / ideal, 4), finite=bool(torch.isfinite(out).all()),

@@ -3,7 +3,7 @@
 // Per tile t (FA3's intra-warpgroup overlap): issue S_t = Q K_t^T and O += P_{t-1} V_{t-1} together, then run the
 // online softmax of S_t on the CUDA cores while the P V product still runs on the tensor cores. With two
 // consumers, named barriers make them take turns issuing (ping-pong), so one's softmax hides under the other's
-// MMAs. A stage is handed back to the producer once both products that read it have completed.
+// MMAs. A K stage goes back to the producer as soon as S = Q K^T has read it, a V stage once P V has completed.
 #include <cstdint>
 
 #include "cuda/attention/epilogue.cuh"

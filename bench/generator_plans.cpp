@@ -43,28 +43,27 @@ nlohmann::json generator_plan_records(const std::string& preset_name, const std:
   const std::int64_t n = shape[0] * shape[1] * shape[2] * shape[3];
   const double skv = static_cast<double>(shape[1]);
   OraclePredictor oracle;
+  auto predict_at = [&](double tau_times_skv) -> const DevicePlan& {  // the oracle plan, complete on the device
+    OracleOptions options;
+    options.block_m = block_m;
+    options.tau = tau_times_skv / skv;
+    oracle.predict(qv, kv, options);
+    return oracle.finish();
+  };
+  auto kept_fraction = [&](const DevicePlan& p) { return static_cast<double>(p.nnz) / (static_cast<double>(p.rows) * skv); };
   nlohmann::json records = nlohmann::json::array();
   for (const double target : densities) {
     // Kept fraction falls as tau rises: bisect log2(tau * Skv) in [-12, 14].
     double lo = -12.0, hi = 14.0, best_factor = 1.0, best_gap = 1e9;
     for (int it = 0; it < 24; ++it) {
       const double mid = 0.5 * (lo + hi), factor = std::exp2(mid);
-      OracleOptions options;
-      options.block_m = block_m;
-      options.tau = factor / skv;
-      oracle.predict(qv, kv, options);
-      const DevicePlan& p = oracle.finish();
-      const double kept = static_cast<double>(p.nnz) / (static_cast<double>(p.rows) * skv);
+      const double kept = kept_fraction(predict_at(factor));
       if (std::abs(kept - target) < best_gap) best_gap = std::abs(kept - target), best_factor = factor;
       if (std::abs(kept - target) <= 0.02 * target) break;
       (kept > target ? lo : hi) = mid;
     }
-    OracleOptions options;
-    options.block_m = block_m;
-    options.tau = best_factor / skv;
-    oracle.predict(qv, kv, options);
-    const DevicePlan& plan = oracle.finish();
-    const double kept = static_cast<double>(plan.nnz) / (static_cast<double>(plan.rows) * skv);
+    const DevicePlan& plan = predict_at(best_factor);
+    const double kept = kept_fraction(plan);
     check(cudaMemset(o.ptr, 0xFF, static_cast<std::size_t>(n) * 2), "poison");
     const double ms = median_ms(reps, 3, [&] { attention(qv, kv, vv, plan, ov, nullptr); });
     const std::uint64_t bad = count_nonfinite(static_cast<const std::uint16_t*>(o.ptr), n);

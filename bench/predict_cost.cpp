@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_common.h"
 #include "fgattn/cuda.h"
 #include "fgattn/predict_cuda.h"
 #include "fgattn/workload.h"
@@ -120,20 +121,10 @@ int main(int argc, char** argv) try {
     fgattn::OracleOptions options;
     options.block_m = M;
     fgattn::OraclePredictor oracle;
-    oracle.predict(qv, kv, options);  // warm-up: allocates the workspace
-    check(cudaDeviceSynchronize(), "warm-up");
-    std::vector<double> ms_list;
-    for (int rep = 0; rep < 5; ++rep) {
-      check(cudaEventRecord(start), "event");
-      oracle.predict(qv, kv, options);
-      check(cudaEventRecord(stop), "event");
-      check(cudaEventSynchronize(stop), "sync");
-      float ms = 0;
-      check(cudaEventElapsedTime(&ms, start, stop), "event");
-      ms_list.push_back(ms);
-    }
+    // One warm-up predict() allocates the workspace; then the median of 5 CUDA-event timings.
+    const double oracle_ms = fgattn::bench::median_ms(5, 1, [&] { oracle.predict(qv, kv, options); });
     const fgattn::DevicePlan& plan = oracle.finish();
-    record("predict/oracle", median(ms_list), static_cast<double>(plan.nnz) / (static_cast<double>(plan.rows) * static_cast<double>(plan.seq_kv)),
+    record("predict/oracle", oracle_ms, static_cast<double>(plan.nnz) / (static_cast<double>(plan.rows) * static_cast<double>(plan.seq_kv)),
            {{"block_m", M}, {"block_n", 1}, {"tau", oracle.tau()}, {"output", "device"},
             {"timing", "CUDA events around OraclePredictor::predict (warm workspace)"}});
   }

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <random>
@@ -182,6 +183,35 @@ TEST(AttentionCuda, LongRowsUnevenDensity) {
   }
   validate(plan);
   run_and_check(c, q, k, v, plan);
+}
+
+// Rows made of contiguous key runs and gaps, as video plans are: full tiles that are one run (loaded by TMA in
+// the tma_runs / tma_rows modes), runs that stop short of a tile or cross one, and last tiles ending exactly at
+// Skv (TMA zero-fills the slots past it) or before it (gathered). ctest runs this under every FGATTN_KV_LOAD.
+TEST(AttentionCuda, ContiguousRunsAndGaps) {
+  for (const auto [D, M] : {std::pair{128, 128}, std::pair{128, 64}, std::pair{64, 128}}) {
+    const Case c{DType::bf16, Layout::BSHD, D, M, 1, 3, 333, 1000, 0.5, false};
+    SCOPED_TRACE(c.name());
+    std::mt19937_64 rng(std::random_device{}());
+    const HostTensor q = testutil::random_tensor(rng, c.dtype, c.layout, c.B, c.Sq, c.H, c.D, 2.0f);
+    const HostTensor k = testutil::random_tensor(rng, c.dtype, c.layout, c.B, c.Skv, c.H, c.D, 2.0f);
+    const HostTensor v = testutil::random_tensor(rng, c.dtype, c.layout, c.B, c.Skv, c.H, c.D, 1.0f);
+    Plan plan;
+    plan.batch = c.B, plan.heads = c.H, plan.seq_q = c.Sq, plan.seq_kv = c.Skv, plan.block_m = c.block_m;
+    plan.offsets.push_back(0);
+    std::uniform_int_distribution<std::int32_t> run_length(1, 300), gap(1, 200);
+    for (std::int64_t r = 0; r < plan.rows(); ++r) {
+      std::int32_t next = r % 3 == 0 ? 0 : gap(rng);  // every third row starts at key 0
+      while (next < c.Skv) {
+        const std::int32_t end = std::min<std::int32_t>(static_cast<std::int32_t>(c.Skv), next + run_length(rng));
+        for (std::int32_t j = next; j < end; ++j) plan.indices.push_back(j);
+        next = end + (r % 4 == 1 ? 0 : gap(rng));  // rows 1, 5, ...: one run from their start to Skv
+      }
+      plan.offsets.push_back(static_cast<std::int64_t>(plan.indices.size()));
+    }
+    validate(plan);
+    run_and_check(c, q, k, v, plan);
+  }
 }
 
 TEST(AttentionCuda, StridedViewsOfPackedQkv) {

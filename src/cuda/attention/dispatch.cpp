@@ -123,6 +123,7 @@ AttentionParams checked_params(const TensorView& q, const TensorView& k, const T
   p.rows = plan.rows;
   p.scale_log2 = static_cast<float>(scale * 1.4426950408889634);
   p.element = q.dtype == DType::bf16 ? AttnElement::bf16 : AttnElement::f16;
+  p.kv_load = default_kv_load();
   return p;
 }
 

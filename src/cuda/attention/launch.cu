@@ -54,6 +54,14 @@ cudaError_t launch_attention(const AttentionParams& p, cudaStream_t stream) {
   return cudaErrorInvalidValue;  // element type not built
 }
 
-const char* kernel_name() { return use_sm80_kernel() ? "sm80 mma.sync gather" : "sm90a wgmma warp-specialised gather"; }
+const char* kernel_name() {
+  if (use_sm80_kernel()) return "sm80 mma.sync gather";
+  switch (default_kv_load()) {
+    case KvLoad::cp_async: return "sm90a wgmma warp-specialised, K/V by cp.async";
+    case KvLoad::tma_runs: return "sm90a wgmma warp-specialised, K/V runs by TMA, others by cp.async";
+    case KvLoad::tma_rows: return "sm90a wgmma warp-specialised, K/V runs by TMA, others by per-row TMA";
+  }
+  return "sm90a wgmma warp-specialised";
+}
 
 }  // namespace fgattn::cuda

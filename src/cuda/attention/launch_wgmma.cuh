@@ -1,6 +1,7 @@
 #pragma once
 // Launch of one instantiation of the sm_90a kernel: shared-memory opt-in, one persistent wave of CTAs (as many
-// as fit the GPU at once, never more than plan rows). Used by launch.cu and launch_diagnostic.cu.
+// as fit the GPU at once, never more than plan rows), after encoding the TMA maps of the chosen KvLoad (or falling
+// back to cp.async when TMA cannot describe the operands). Used by launch.cu and launch_diagnostic.cu.
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -8,11 +9,14 @@
 
 #include "cuda/attention/kernel_wgmma.cuh"
 #include "cuda/attention/params.h"
+#include "cuda/attention/tma_maps.h"
 
 namespace fgattn::cuda {
 
 template <typename T, typename Cfg, KernelMode Mode = KernelMode::normal>
-cudaError_t launch_wgmma(const AttentionParams& p, cudaStream_t stream) {
+cudaError_t launch_wgmma(const AttentionParams& params, cudaStream_t stream) {
+  AttentionParams p = params;
+  if (p.kv_load != KvLoad::cp_async && !encode_kv_maps(p, Cfg::kBlockN)) p.kv_load = KvLoad::cp_async;
   auto* kernel = &attention_wgmma_kernel<T, Cfg, Mode>;
   static const cudaError_t attr =
       cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, Cfg::kSmemBytes);

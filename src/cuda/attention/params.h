@@ -1,6 +1,7 @@
 #pragma once
 // Plain parameters of the sparse attention forward (DESIGN.md layer 1: raw pointers, int64 strides, sizes).
 // The kernel runs one (batch, head, query block) plan row per CTA, gathering that row's kept K/V rows.
+#include <cuda.h>  // CUtensorMap (the type only: maps are encoded through the runtime's driver entry point)
 #include <cuda_runtime.h>
 
 #include <cstdint>
@@ -8,6 +9,14 @@
 namespace fgattn::cuda {
 
 enum class AttnElement : int { bf16 = 0, f16 = 1 };
+
+// How the sm_90a producer loads K/V tiles (fgattn_bench_diagnose times all three side by side).
+enum class KvLoad : int {
+  cp_async = 0,  // every tile gathered by the producer's 128 threads with 16-byte cp.async
+  tma_runs = 1,  // a tile whose keys are one contiguous run (every tile of a dense plan): one TMA load per 64-column
+                 // panel; other tiles as cp_async
+  tma_rows = 2,  // as tma_runs, and other tiles one TMA load per kept row and panel (the per-row TMA gather)
+};
 
 struct AttentionParams {
   const void* q = nullptr;  // (B, Sq, H, D), strides below, last dim contiguous, 16-byte aligned rows
@@ -26,13 +35,21 @@ struct AttentionParams {
   std::int64_t rows = 0;  // batch * heads * ceil(seq_q / block_m)
   float scale_log2 = 0.f;  // softmax scale * log2(e)
   AttnElement element = AttnElement::bf16;
+  KvLoad kv_load = KvLoad::cp_async;  // launch_wgmma encodes the maps below, or falls back to cp_async
+  // TMA descriptors (tma_maps.h) of K and V as (D, Skv, H, B) tensors: whole tiles and single rows, 128-byte swizzle.
+  CUtensorMap k_tile_map{}, v_tile_map{}, k_row_map{}, v_row_map{};
 };
+
+// The producer's load mode when the caller does not pick one: FGATTN_KV_LOAD=cp_async|tma_runs|tma_rows, else the
+// fastest measured (bench/results/NOTES.md).
+KvLoad default_kv_load();
 
 // Head dims and query-block sizes the kernels are built for (the host refuses anything else before launch).
 inline constexpr int kBuiltHeadDims[] = {64, 128};
 inline constexpr int kBuiltBlockM[] = {64, 128};
 
 cudaError_t launch_attention(const AttentionParams& p, cudaStream_t stream);
-const char* kernel_name();  // which kernel launch_attention runs (FGATTN_KERNEL=sm80 picks the mma.sync one)
+// Which kernel launch_attention runs (FGATTN_KERNEL=sm80 picks the mma.sync one) and how it loads K/V.
+const char* kernel_name();
 
 }  // namespace fgattn::cuda

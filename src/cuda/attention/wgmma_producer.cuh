@@ -1,9 +1,11 @@
 #pragma once
 // Producer warpgroup of the sm_90a kernel: the asynchronous gather. For each tile of a plan row's sorted key
-// list it waits for a free stage, pulls the kept K rows and then the V rows with 16-byte cp.async straight into
-// the swizzled panel layout wgmma reads, and lets each tile's K and V land on their own mbarrier (cp.async's
-// mbarrier arrive: no thread waits for the copies). Slots past the row's key count are zero-filled, so a short
-// last tile multiplies finite zeros (its scores are masked to -inf by the softmax).
+// list it waits for a free stage, pulls the kept K rows and then the V rows straight into the swizzled panel
+// layout wgmma reads, and lets each tile's K and V land on their own mbarrier (no thread waits for the copies).
+// How a tile is pulled (params.h, KvLoad): a tile whose keys are one contiguous run by TMA tile loads (tma_runs,
+// tma_rows), any other by 16-byte cp.async per thread (cp_async, tma_runs) or one TMA load per row (tma_rows).
+// Slots past the row's key count are zero-filled, so a short last tile multiplies finite zeros (its scores are
+// masked to -inf by the softmax).
 #include <cstdint>
 
 #include "cuda/attention/params.h"
@@ -53,6 +55,57 @@ __device__ __forceinline__ void gather_rows(std::uint32_t stage_addr, const char
   }
 }
 
+// A tile TMA can load whole: its keys are one run (keys are sorted and unique, so last - first = count - 1), and
+// slots past `count` fall at or past Skv (TMA zero-fills them), so no row outside the plan enters the tile.
+template <typename Cfg>
+__device__ __forceinline__ bool is_tma_run(const std::int32_t* tile_keys, int count, int seq_kv) {
+  const int first = tile_keys[0];
+  return tile_keys[count - 1] - first == count - 1 && (count == Cfg::kBlockN || first + count == seq_kv);
+}
+
+// Where one tile of K (or V) comes from: its tensor maps, its global base and row stride for cp.async.
+struct KvSource {
+  const CUtensorMap* tile_map;
+  const CUtensorMap* row_map;
+  const char* base;
+  std::int64_t row_stride_bytes;
+};
+
+// Loads one tile into the stage at `stage_addr` and arrives on `full` (one arrival per producer thread, plus the
+// TMA bytes). `run` (is_tma_run) is the same on every thread.
+template <typename Cfg>
+__device__ __forceinline__ void load_tile(KvLoad mode, bool run, const KvSource& src, std::uint32_t stage_addr,
+                                          const std::int32_t* tile_keys, int count, const PlanRow& r, int seq_kv,
+                                          std::uint64_t* full, int thread) {
+  constexpr int kN = Cfg::kBlockN, kPanels = Cfg::kHeadDim / sm90::kPanelCols;
+  constexpr int kPanelBytes = kN * sm90::kPanelRowBytes;
+  if (run) {
+    if (thread == 0) {
+      sm90::mbar_arrive_expect_tx(full, Cfg::kKvTileBytes);
+#pragma unroll
+      for (int panel = 0; panel < kPanels; ++panel)
+        sm90::tma_load_4d(stage_addr + panel * kPanelBytes, src.tile_map, panel * sm90::kPanelCols, tile_keys[0], r.h,
+                          r.b, full);
+    } else {
+      sm90::mbar_arrive(full);
+    }
+  } else if (mode == KvLoad::tma_rows) {
+    if (thread < kN) {
+      const int key = thread < count ? tile_keys[thread] : seq_kv;  // past Skv: TMA fills zeros
+      sm90::mbar_arrive_expect_tx(full, Cfg::kHeadDim * Cfg::kElemBytes);
+#pragma unroll
+      for (int panel = 0; panel < kPanels; ++panel)
+        sm90::tma_load_4d(stage_addr + panel * kPanelBytes + thread * sm90::kPanelRowBytes, src.row_map,
+                          panel * sm90::kPanelCols, key, r.h, r.b, full);
+    } else {
+      sm90::mbar_arrive(full);
+    }
+  } else {
+    gather_rows<Cfg>(stage_addr, src.base, src.row_stride_bytes, tile_keys, count, thread);
+    sm90::mbar_arrive_on_cp_async(full);
+  }
+}
+
 // This CTA's tiles in order: plan rows blockIdx.x, blockIdx.x + grid, ... and kBlockN keys at a time (rows with no
 // key have no tile).
 template <typename Cfg>
@@ -99,21 +152,26 @@ __device__ void produce_kv(const AttentionParams& p, std::uint32_t k_smem, std::
 
     const PlanRow& r = tile.row;
     const int count = tile.count();
-    const char* kbase = static_cast<const char*>(p.k) + (r.b * p.k_stride[0] + r.h * p.k_stride[2]) * 2;
-    const char* vbase = static_cast<const char*>(p.v) + (r.b * p.v_stride[0] + r.h * p.v_stride[2]) * 2;
+    const bool run = p.kv_load != KvLoad::cp_async && is_tma_run<Cfg>(tile_keys, count, p.seq_kv);
+    const KvSource k_src{&p.k_tile_map, &p.k_row_map,
+                         static_cast<const char*>(p.k) + (r.b * p.k_stride[0] + r.h * p.k_stride[2]) * 2,
+                         p.k_stride[1] * 2};
+    const KvSource v_src{&p.v_tile_map, &p.v_row_map,
+                         static_cast<const char*>(p.v) + (r.b * p.v_stride[0] + r.h * p.v_stride[2]) * 2,
+                         p.v_stride[1] * 2};
     sm90::mbar_wait(&bars.empty_k[stage], free_parity);
     if constexpr (Mode == KernelMode::no_gather) {
       sm90::mbar_arrive(&bars.full_k[stage]);
     } else {
-      gather_rows<Cfg>(k_smem + stage * Cfg::kKvTileBytes, kbase, p.k_stride[1] * 2, tile_keys, count, thread);
-      sm90::mbar_arrive_on_cp_async(&bars.full_k[stage]);
+      load_tile<Cfg>(p.kv_load, run, k_src, k_smem + stage * Cfg::kKvTileBytes, tile_keys, count, r, p.seq_kv,
+                     &bars.full_k[stage], thread);
     }
     sm90::mbar_wait(&bars.empty_v[stage], free_parity);
     if constexpr (Mode == KernelMode::no_gather) {
       sm90::mbar_arrive(&bars.full_v[stage]);
     } else {
-      gather_rows<Cfg>(v_smem + stage * Cfg::kKvTileBytes, vbase, p.v_stride[1] * 2, tile_keys, count, thread);
-      sm90::mbar_arrive_on_cp_async(&bars.full_v[stage]);
+      load_tile<Cfg>(p.kv_load, run, v_src, v_smem + stage * Cfg::kKvTileBytes, tile_keys, count, r, p.seq_kv,
+                     &bars.full_v[stage], thread);
     }
     tile = after;
   }

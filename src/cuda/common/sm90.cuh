@@ -10,6 +10,7 @@
 // GMMA's SW128 canonical layout for both K-major operands (Q, K: rows = M or N, columns = K) and the MN-major
 // V operand of P V (rows = K = keys, columns = N = D). Tiles start on 1024-byte boundaries (the swizzle is
 // applied on address bits [4,10)).
+#include <cuda.h>  // CUtensorMap
 #include <cuda/ptx>
 #include <cute/arch/mma_sm90_gmma.hpp>
 #include <cute/arch/mma_sm90_desc.hpp>
@@ -121,6 +122,25 @@ __device__ __forceinline__ void mbar_arrive(std::uint64_t* bar) { (void)::cuda::
 // Arrives on `bar` once every cp.async this thread issued so far has landed (counts as one expected arrival).
 __device__ __forceinline__ void mbar_arrive_on_cp_async(std::uint64_t* bar) {
   ::cuda::ptx::cp_async_mbarrier_arrive_noinc(bar);
+}
+// Expects `bytes` more of asynchronous copies on `bar` and arrives (one expected arrival); the phase completes once
+// the arrivals are in and the bytes have landed.
+__device__ __forceinline__ void mbar_arrive_expect_tx(std::uint64_t* bar, std::uint32_t bytes) {
+  (void)::cuda::ptx::mbarrier_arrive_expect_tx(::cuda::ptx::sem_release, ::cuda::ptx::scope_cta,
+                                               ::cuda::ptx::space_shared, bar, bytes);
+}
+// TMA: the box of `map` at coordinates (c0 innermost .. c3) into shared address `dst`, its bytes completing on
+// `bar`. The 128-byte swizzle follows dst's address bits, so dst may be any 128-byte-aligned row of a panel.
+__device__ __forceinline__ void tma_load_4d(std::uint32_t dst, const CUtensorMap* map, int c0, int c1, int c2, int c3,
+                                            std::uint64_t* bar) {
+  const std::int32_t coords[4] = {c0, c1, c2, c3};
+  ::cuda::ptx::cp_async_bulk_tensor(::cuda::ptx::space_cluster, ::cuda::ptx::space_global,
+                                    __cvta_shared_to_generic(dst), map, coords, bar);
+}
+// After mbarrier_init: the barriers visible to the async proxy (TMA's complete_tx) before any copy uses them.
+__device__ __forceinline__ void fence_barrier_init() {
+  ::cuda::ptx::fence_mbarrier_init(::cuda::ptx::sem_release, ::cuda::ptx::scope_cluster);
+  ::cuda::ptx::fence_proxy_async(::cuda::ptx::space_shared);
 }
 // Generic-proxy writes (cp.async, st.shared) made visible to the async proxy (wgmma operand reads).
 __device__ __forceinline__ void fence_generic_to_async() { ::cuda::ptx::fence_proxy_async(::cuda::ptx::space_shared); }

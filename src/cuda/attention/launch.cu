@@ -60,6 +60,7 @@ const char* kernel_name() {
     case KvLoad::cp_async: return "sm90a wgmma warp-specialised, K/V by cp.async";
     case KvLoad::tma_runs: return "sm90a wgmma warp-specialised, K/V runs by TMA, others by cp.async";
     case KvLoad::tma_rows: return "sm90a wgmma warp-specialised, K/V runs by TMA, others by per-row TMA";
+    case KvLoad::tma_groups: return "sm90a wgmma warp-specialised, K/V runs and 8-key groups by TMA, others by cp.async";
   }
   return "sm90a wgmma warp-specialised";
 }

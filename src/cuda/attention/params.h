@@ -16,6 +16,8 @@ enum class KvLoad : int {
   tma_runs = 1,  // a tile whose keys are one contiguous run (every tile of a dense plan): one TMA load per 64-column
                  // panel; other tiles as cp_async
   tma_rows = 2,  // as tma_runs, and other tiles one TMA load per kept row and panel (the per-row TMA gather)
+  tma_groups = 3,  // as tma_runs, and in other tiles each aligned group of 8 slots holding 8 consecutive keys by one
+                   // TMA load per panel, the rest by cp_async
 };
 
 struct AttentionParams {
@@ -37,11 +39,11 @@ struct AttentionParams {
   AttnElement element = AttnElement::bf16;
   KvLoad kv_load = KvLoad::cp_async;  // launch_wgmma encodes the maps below, or falls back to cp_async
   // TMA descriptors (tma_maps.h) of K and V as (D, Skv, H, B) tensors: whole tiles and single rows, 128-byte swizzle.
-  CUtensorMap k_tile_map{}, v_tile_map{}, k_row_map{}, v_row_map{};
+  CUtensorMap k_tile_map{}, v_tile_map{}, k_row_map{}, v_row_map{}, k_group_map{}, v_group_map{};
 };
 
-// The producer's load mode when the caller does not pick one: FGATTN_KV_LOAD=cp_async|tma_runs|tma_rows, else the
-// fastest measured (bench/results/NOTES.md).
+// The producer's load mode when the caller does not pick one: FGATTN_KV_LOAD=cp_async|tma_runs|tma_rows|tma_groups,
+// else the fastest measured (bench/results/NOTES.md).
 KvLoad default_kv_load();
 
 // Head dims and query-block sizes the kernels are built for (the host refuses anything else before launch).

@@ -49,7 +49,8 @@ bool encode(CUtensorMap& map, const void* base, const std::int64_t (&stride)[3],
 bool encode_kv_maps(AttentionParams& p, int block_n) {
   return encode(p.k_tile_map, p.k, p.k_stride, p, static_cast<std::uint32_t>(block_n)) &&
          encode(p.v_tile_map, p.v, p.v_stride, p, static_cast<std::uint32_t>(block_n)) &&
-         encode(p.k_row_map, p.k, p.k_stride, p, 1) && encode(p.v_row_map, p.v, p.v_stride, p, 1);
+         encode(p.k_row_map, p.k, p.k_stride, p, 1) && encode(p.v_row_map, p.v, p.v_stride, p, 1) &&
+         encode(p.k_group_map, p.k, p.k_stride, p, kTmaGroupRows) && encode(p.v_group_map, p.v, p.v_stride, p, kTmaGroupRows);
 }
 
 KvLoad default_kv_load() {
@@ -58,7 +59,8 @@ KvLoad default_kv_load() {
     if (env != nullptr && std::strcmp(env, "cp_async") == 0) return KvLoad::cp_async;
     if (env != nullptr && std::strcmp(env, "tma_rows") == 0) return KvLoad::tma_rows;
     if (env != nullptr && std::strcmp(env, "tma_runs") == 0) return KvLoad::tma_runs;
-    return KvLoad::tma_runs;
+    if (env != nullptr && std::strcmp(env, "tma_groups") == 0) return KvLoad::tma_groups;
+    return KvLoad::tma_groups;
   }();
   return mode;
 }

@@ -3,12 +3,14 @@
 // list it waits for a free stage, pulls the kept K rows and then the V rows straight into the swizzled panel
 // layout wgmma reads, and lets each tile's K and V land on their own mbarrier (no thread waits for the copies).
 // How a tile is pulled (params.h, KvLoad): a tile whose keys are one contiguous run by TMA tile loads (tma_runs,
-// tma_rows), any other by 16-byte cp.async per thread (cp_async, tma_runs) or one TMA load per row (tma_rows).
+// tma_rows, tma_groups), any other by 16-byte cp.async per thread (cp_async, tma_runs), one TMA load per row
+// (tma_rows), or TMA for its aligned 8-slot groups of consecutive keys and cp.async for the rest (tma_groups).
 // Slots past the row's key count are zero-filled, so a short last tile multiplies finite zeros (its scores are
 // masked to -inf by the softmax).
 #include <cstdint>
 
 #include "cuda/attention/params.h"
+#include "cuda/attention/tma_maps.h"
 #include "cuda/attention/wgmma_config.cuh"
 #include "cuda/common/ptx.cuh"
 #include "cuda/common/sm90.cuh"
@@ -36,23 +38,60 @@ __device__ __forceinline__ PlanRow plan_row(const AttentionParams& p, std::int64
                  static_cast<int>(p.offsets[row + 1] - begin), p.indices + begin};
 }
 
+// Where one tile of K (or V) comes from: its tensor maps, its global base and row stride for cp.async.
+struct KvSource {
+  const CUtensorMap* tile_map;
+  const CUtensorMap* row_map;
+  const CUtensorMap* group_map;
+  const char* base;
+  std::int64_t row_stride_bytes;
+};
+
 // Each thread copies one fixed 16-byte chunk of every (128 / chunks)-th row: with 8 or 16 rows per pass the row's
 // swizzle phase (row % 8) is the same on every pass, so destinations are one base plus immediate offsets
 // (nothing per pass lives in registers under the producer's small budget).
-template <typename Cfg>
-__device__ __forceinline__ void gather_rows(std::uint32_t stage_addr, const char* base, std::int64_t row_stride_bytes,
-                                            const std::int32_t* tile_keys, int count, int thread) {
+// Groups (KvLoad::tma_groups): an aligned group of 8 slots whose bit is set in `group_words` (group_run_words)
+// holds 8 consecutive keys; its first thread loads it by TMA (one box per panel, bytes expected on `full` before
+// the thread's own cp.async arrival) and no thread copies it with cp.async.
+template <typename Cfg, bool Groups>
+__device__ __forceinline__ void gather_rows(std::uint32_t stage_addr, const KvSource& src, const std::int32_t* tile_keys,
+                                            const std::uint32_t* group_words, int count, const PlanRow& r,
+                                            std::uint64_t* full, int thread) {
   constexpr int kRowsPerPass = 128 / Cfg::kChunks, kPasses = Cfg::kBlockN / kRowsPerPass;
-  static_assert(kRowsPerPass % 8 == 0, "the swizzle phase must repeat every pass");
+  static_assert(kRowsPerPass % 8 == 0 && 32 % kRowsPerPass == 0, "the swizzle phase must repeat every pass");
   const int slot0 = thread / Cfg::kChunks, chunk = thread % Cfg::kChunks;
   const std::uint32_t dst = stage_addr + sm90::panel_offset(slot0, chunk, Cfg::kBlockN);
-  const char* src = base + chunk * 16;
+  const char* base = src.base + chunk * 16;
 #pragma unroll
   for (int pass = 0; pass < kPasses; ++pass) {
     const int slot = slot0 + pass * kRowsPerPass;
+    if constexpr (Groups) {
+      // The group's bit: word (pass * rows per pass) / 32 is the same for every thread of the pass.
+      if ((group_words[pass * kRowsPerPass / 32] >> (slot & 24)) & 1u) {
+        if (slot % kTmaGroupRows == 0 && chunk == 0) {
+          ::cuda::ptx::mbarrier_expect_tx(::cuda::ptx::sem_relaxed, ::cuda::ptx::scope_cta, ::cuda::ptx::space_shared,
+                                          full, kTmaGroupRows * Cfg::kHeadDim * Cfg::kElemBytes);
+#pragma unroll
+          for (int panel = 0; panel < Cfg::kHeadDim / sm90::kPanelCols; ++panel)
+            sm90::tma_load_4d(stage_addr + panel * Cfg::kBlockN * sm90::kPanelRowBytes + slot * sm90::kPanelRowBytes,
+                              src.group_map, panel * sm90::kPanelCols, tile_keys[slot], r.h, r.b, full);
+        }
+        continue;
+      }
+    }
     ptx::cp_async_16(dst + pass * kRowsPerPass * sm90::kPanelRowBytes,
-                     src + static_cast<std::int64_t>(tile_keys[slot]) * row_stride_bytes, slot < count);
+                     base + static_cast<std::int64_t>(tile_keys[slot]) * src.row_stride_bytes, slot < count);
   }
+}
+
+// The tile's groups of 8 slots that hold 8 consecutive keys, as bits (bit s % 32 of word s / 32 for a group's first
+// slot s), from each thread's key of the tile (`key`, thread = slot). Every producer thread must call it.
+template <typename Cfg>
+__device__ __forceinline__ void group_run_words(std::int32_t key, int count, int thread, std::uint32_t* words) {
+  const std::int32_t group_last = __shfl_down_sync(0xffffffffu, key, kTmaGroupRows - 1);
+  const bool run = thread % kTmaGroupRows == 0 && thread + kTmaGroupRows <= count && group_last - key == kTmaGroupRows - 1;
+  const std::uint32_t ballot = __ballot_sync(0xffffffffu, run);
+  if (thread % 32 == 0 && thread < Cfg::kBlockN) words[thread / 32] = ballot;
 }
 
 // A tile TMA can load whole: its keys are one run (keys are sorted and unique, so last - first = count - 1), and
@@ -63,20 +102,12 @@ __device__ __forceinline__ bool is_tma_run(const std::int32_t* tile_keys, int co
   return tile_keys[count - 1] - first == count - 1 && (count == Cfg::kBlockN || first + count == seq_kv);
 }
 
-// Where one tile of K (or V) comes from: its tensor maps, its global base and row stride for cp.async.
-struct KvSource {
-  const CUtensorMap* tile_map;
-  const CUtensorMap* row_map;
-  const char* base;
-  std::int64_t row_stride_bytes;
-};
-
 // Loads one tile into the stage at `stage_addr` and arrives on `full` (one arrival per producer thread, plus the
 // TMA bytes). `run` (is_tma_run) is the same on every thread.
 template <typename Cfg>
 __device__ __forceinline__ void load_tile(KvLoad mode, bool run, const KvSource& src, std::uint32_t stage_addr,
-                                          const std::int32_t* tile_keys, int count, const PlanRow& r, int seq_kv,
-                                          std::uint64_t* full, int thread) {
+                                          const std::int32_t* tile_keys, const std::uint32_t* group_words, int count,
+                                          const PlanRow& r, int seq_kv, std::uint64_t* full, int thread) {
   constexpr int kN = Cfg::kBlockN, kPanels = Cfg::kHeadDim / sm90::kPanelCols;
   constexpr int kPanelBytes = kN * sm90::kPanelRowBytes;
   if (run) {
@@ -101,7 +132,8 @@ __device__ __forceinline__ void load_tile(KvLoad mode, bool run, const KvSource&
       sm90::mbar_arrive(full);
     }
   } else {
-    gather_rows<Cfg>(stage_addr, src.base, src.row_stride_bytes, tile_keys, count, thread);
+    if (mode == KvLoad::tma_groups) gather_rows<Cfg, true>(stage_addr, src, tile_keys, group_words, count, r, full, thread);
+    else gather_rows<Cfg, false>(stage_addr, src, tile_keys, group_words, count, r, full, thread);
     sm90::mbar_arrive_on_cp_async(full);
   }
 }
@@ -131,7 +163,7 @@ struct TileCursor {
 
 // Runs on the 128 producer threads (thread = 0..127) until every plan row of this CTA is gathered.
 // The key indices of a tile are loaded one tile ahead (their latency hides under the previous tile's gather) and
-// pass through shared memory (two buffers, one barrier per tile): 16 threads share a key, and 16-32 keys per
+// pass through shared memory with the tile's group bits (two buffers, one barrier per tile): 16 threads share a key, and 16-32 keys per
 // thread in registers would spill under the producer's small register budget. K and V stages are freed
 // separately: K as soon as S = Q K^T has read it, V after P V.
 template <typename Cfg, KernelMode Mode = KernelMode::normal>
@@ -144,7 +176,9 @@ __device__ void produce_kv(const AttentionParams& p, std::uint32_t k_smem, std::
     const int stage = tile_seq % Cfg::kStages;
     const std::uint32_t free_parity = ((tile_seq / Cfg::kStages) & 1) ^ 1;
     std::int32_t* tile_keys = key_buffer + (tile_seq % 2) * kN;
+    auto* group_words = reinterpret_cast<std::uint32_t*>(key_buffer + 2 * kN) + (tile_seq % 2) * (kN / 32);
     if (thread < kN) tile_keys[thread] = next_key;
+    if (p.kv_load == KvLoad::tma_groups) group_run_words<Cfg>(next_key, tile.count(), thread, group_words);
     sm90::named_sync(5, 128);
     TileCursor<Cfg> after = tile;
     after.next();
@@ -153,24 +187,24 @@ __device__ void produce_kv(const AttentionParams& p, std::uint32_t k_smem, std::
     const PlanRow& r = tile.row;
     const int count = tile.count();
     const bool run = p.kv_load != KvLoad::cp_async && is_tma_run<Cfg>(tile_keys, count, p.seq_kv);
-    const KvSource k_src{&p.k_tile_map, &p.k_row_map,
+    const KvSource k_src{&p.k_tile_map, &p.k_row_map, &p.k_group_map,
                          static_cast<const char*>(p.k) + (r.b * p.k_stride[0] + r.h * p.k_stride[2]) * 2,
                          p.k_stride[1] * 2};
-    const KvSource v_src{&p.v_tile_map, &p.v_row_map,
+    const KvSource v_src{&p.v_tile_map, &p.v_row_map, &p.v_group_map,
                          static_cast<const char*>(p.v) + (r.b * p.v_stride[0] + r.h * p.v_stride[2]) * 2,
                          p.v_stride[1] * 2};
     sm90::mbar_wait(&bars.empty_k[stage], free_parity);
     if constexpr (Mode == KernelMode::no_gather) {
       sm90::mbar_arrive(&bars.full_k[stage]);
     } else {
-      load_tile<Cfg>(p.kv_load, run, k_src, k_smem + stage * Cfg::kKvTileBytes, tile_keys, count, r, p.seq_kv,
+      load_tile<Cfg>(p.kv_load, run, k_src, k_smem + stage * Cfg::kKvTileBytes, tile_keys, group_words, count, r, p.seq_kv,
                      &bars.full_k[stage], thread);
     }
     sm90::mbar_wait(&bars.empty_v[stage], free_parity);
     if constexpr (Mode == KernelMode::no_gather) {
       sm90::mbar_arrive(&bars.full_v[stage]);
     } else {
-      load_tile<Cfg>(p.kv_load, run, v_src, v_smem + stage * Cfg::kKvTileBytes, tile_keys, count, r, p.seq_kv,
+      load_tile<Cfg>(p.kv_load, run, v_src, v_smem + stage * Cfg::kKvTileBytes, tile_keys, group_words, count, r, p.seq_kv,
                      &bars.full_v[stage], thread);
     }
     tile = after;

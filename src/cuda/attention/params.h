@@ -19,6 +19,8 @@ enum class KvLoad : int {
   tma_groups = 3,  // as tma_runs, and in other tiles each aligned group of 8 slots holding 8 consecutive keys by one
                    // TMA load per panel, the rest by cp_async
 };
+// tma_runs is the default; tma_rows (0.5x of cp.async on gathered tiles) and tma_groups (0.55-0.8x) measured slower
+// and stay opt-in for experiments (bench/results/step7-tma-runs/kv_load, step8-kv-load-ab).
 
 struct AttentionParams {
   const void* q = nullptr;  // (B, Sq, H, D), strides below, last dim contiguous, 16-byte aligned rows

@@ -60,7 +60,9 @@ KvLoad default_kv_load() {
     if (env != nullptr && std::strcmp(env, "tma_rows") == 0) return KvLoad::tma_rows;
     if (env != nullptr && std::strcmp(env, "tma_runs") == 0) return KvLoad::tma_runs;
     if (env != nullptr && std::strcmp(env, "tma_groups") == 0) return KvLoad::tma_groups;
-    return KvLoad::tma_groups;
+    // tma_runs measured fastest (bench/results/step8-kv-load-ab): per-row TMA and 8-key-group TMA both slow the
+    // gathered tiles down (the producer's extra work per pass sits on the critical path).
+    return KvLoad::tma_runs;
   }();
   return mode;
 }

@@ -62,25 +62,35 @@ __device__ __forceinline__ void gather_rows(std::uint32_t stage_addr, const KvSo
   const int slot0 = thread / Cfg::kChunks, chunk = thread % Cfg::kChunks;
   const std::uint32_t dst = stage_addr + sm90::panel_offset(slot0, chunk, Cfg::kBlockN);
   const char* base = src.base + chunk * 16;
+  // All keys first: cp_async_16 is a compiler memory barrier, so a key read between two copies would wait for its
+  // shared-memory load on every pass (a serial LDS -> LDGSTS chain per row, measured in step 8).
+  std::int32_t keys[kPasses];
+#pragma unroll
+  for (int pass = 0; pass < kPasses; ++pass) keys[pass] = tile_keys[slot0 + pass * kRowsPerPass];
+  std::uint32_t words[Cfg::kBlockN / 32];
+  if constexpr (Groups) {
+#pragma unroll
+    for (int w = 0; w < Cfg::kBlockN / 32; ++w) words[w] = group_words[w];
+  }
 #pragma unroll
   for (int pass = 0; pass < kPasses; ++pass) {
     const int slot = slot0 + pass * kRowsPerPass;
     if constexpr (Groups) {
       // The group's bit: word (pass * rows per pass) / 32 is the same for every thread of the pass.
-      if ((group_words[pass * kRowsPerPass / 32] >> (slot & 24)) & 1u) {
+      if ((words[pass * kRowsPerPass / 32] >> (slot & 24)) & 1u) {
         if (slot % kTmaGroupRows == 0 && chunk == 0) {
           ::cuda::ptx::mbarrier_expect_tx(::cuda::ptx::sem_relaxed, ::cuda::ptx::scope_cta, ::cuda::ptx::space_shared,
                                           full, kTmaGroupRows * Cfg::kHeadDim * Cfg::kElemBytes);
 #pragma unroll
           for (int panel = 0; panel < Cfg::kHeadDim / sm90::kPanelCols; ++panel)
             sm90::tma_load_4d(stage_addr + panel * Cfg::kBlockN * sm90::kPanelRowBytes + slot * sm90::kPanelRowBytes,
-                              src.group_map, panel * sm90::kPanelCols, tile_keys[slot], r.h, r.b, full);
+                              src.group_map, panel * sm90::kPanelCols, keys[pass], r.h, r.b, full);
         }
         continue;
       }
     }
     ptx::cp_async_16(dst + pass * kRowsPerPass * sm90::kPanelRowBytes,
-                     base + static_cast<std::int64_t>(tile_keys[slot]) * src.row_stride_bytes, slot < count);
+                     base + static_cast<std::int64_t>(keys[pass]) * src.row_stride_bytes, slot < count);
   }
 }
 

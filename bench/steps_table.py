@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Generates bench/results/STEPS.md: attended TFLOP/s of every kernel step (bench/results/step*/bench_fgattn.json, or
-bench_fgattn_quick.json where a step only ran the wan480 shape) per configuration, plus the torch baselines of the latest step. Usage: python3 bench/steps_table.py > bench/results/STEPS.md"""
+bench_fgattn_quick.json where a step only ran the wan480 shape) per configuration, plus the torch baselines of the latest step that ran them. Usage: python3 bench/steps_table.py > bench/results/STEPS.md"""
 import glob
 import json
 import os
@@ -18,9 +18,10 @@ print("| shape | granularity | density | " + " | ".join(steps) + " |")
 print("|---|---|---|" + "---|" * len(steps))
 for (shape, gran, dens), v in data.items():
     print(f"| {shape} | {gran} | {dens:.2f} | " + " | ".join(f"{v[s]:.1f}" if s in v else "" for s in steps) + " |")
-with open(os.path.join(root, steps[-1], "bench_torch.json")) as f:
+torch_step = [s for s in steps if os.path.exists(os.path.join(root, s, "bench_torch.json"))][-1]
+with open(os.path.join(root, torch_step, "bench_torch.json")) as f:
     torch_recs = json.load(f)
-print(f"\nBaselines from {steps[-1]}/bench_torch.json (same run):\n")
+print(f"\nBaselines from {torch_step}/bench_torch.json (the same run as that step's fgattn numbers):\n")
 print("| shape | backend | density | ms | attended TFLOP/s |")
 print("|---|---|---|---|---|")
 for r in torch_recs:

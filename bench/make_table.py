@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
 """Markdown table from the benchmark JSON files (fgattn_bench + torch_baselines), one line per configuration,
-with each fgattn line's ratio to its own dense run and to FlexAttention at the same shape and target density."""
+with each fgattn line's ratio to its own dense run and to FlexAttention at the same shape and target density.
+Usage: make_table.py FILE.json ... [--baselines-from-another-run]"""
 import json
 import sys
 
 
 def main():
+    other_run = "--baselines-from-another-run" in sys.argv[1:]
     recs = []
-    for path in sys.argv[1:]:
+    for path in (a for a in sys.argv[1:] if not a.startswith("--")):
         try:
             with open(path) as f:
                 recs += json.load(f)
@@ -18,6 +20,10 @@ def main():
         return
     r0 = recs[0]
     print(f"Device: {r0.get('device')}, date {r0.get('date')}. TFLOP/s = attended FLOPs (4·D·kept query-key pairs) / median time.\n")
+    if other_run:  # the torch baselines were measured by another device run (--baselines-from-another-run)
+        dates = sorted({r.get("date") for r in recs if not r["backend"].startswith("fgattn")})
+        print(f"**Not one run:** the cuDNN / Flex rows were measured by another device run ({', '.join(dates)}); "
+              "ratios against them carry the run-to-run spread.\n")
     print("| shape | backend | granularity | density | ms | attended TFLOP/s | vs own dense | vs Flex (same density) | nonfinite |")
     print("|---|---|---|---|---|---|---|---|---|")
     dense = {}

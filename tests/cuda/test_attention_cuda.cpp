@@ -110,12 +110,25 @@ Errors run_and_check(const Case& c, const HostTensor& q, const HostTensor& k, co
   return e;
 }
 
+struct Inputs {
+  HostTensor q, k, v;
+};
+Inputs random_inputs(std::mt19937_64& rng, const Case& c) {
+  return {testutil::random_tensor(rng, c.dtype, c.layout, c.B, c.Sq, c.H, c.D, 2.0f),
+          testutil::random_tensor(rng, c.dtype, c.layout, c.B, c.Skv, c.H, c.D, 2.0f),
+          testutil::random_tensor(rng, c.dtype, c.layout, c.B, c.Skv, c.H, c.D, 1.0f)};
+}
+
+// A plan of c's shape with no rows yet (offsets = {0}): tests append each row's keys and its end offset.
+Plan empty_plan(const Case& c) {
+  Plan plan = empty_plan(c);
+  return plan;
+}
+
 Errors check_case(const Case& c) {
   SCOPED_TRACE(c.name());
   std::mt19937_64 rng(seed_of(c.name()) ^ std::random_device{}());  // fresh inputs every run
-  const HostTensor q = testutil::random_tensor(rng, c.dtype, c.layout, c.B, c.Sq, c.H, c.D, 2.0f);
-  const HostTensor k = testutil::random_tensor(rng, c.dtype, c.layout, c.B, c.Skv, c.H, c.D, 2.0f);
-  const HostTensor v = testutil::random_tensor(rng, c.dtype, c.layout, c.B, c.Skv, c.H, c.D, 1.0f);
+  const auto [q, k, v] = random_inputs(rng, c);
   const Plan plan = make_plan(rng, c);
   const Errors e = run_and_check(c, q, k, v, plan);
   std::printf("%-50s O max %.3g (bound %.3g) mean %.3g | LSE max %.3g (bound %.3g)\n", c.name().c_str(), e.out_max,
@@ -168,12 +181,8 @@ TEST(AttentionCuda, LongRowsUnevenDensity) {
   // Rows from 0 to all keys: exercises the longest-first schedule and the pipeline over many tiles.
   const Case c{DType::bf16, Layout::BSHD, 128, 128, 1, 4, 700, 1500, 0.5, true};
   std::mt19937_64 rng(std::random_device{}());
-  const HostTensor q = testutil::random_tensor(rng, c.dtype, c.layout, c.B, c.Sq, c.H, c.D, 2.0f);
-  const HostTensor k = testutil::random_tensor(rng, c.dtype, c.layout, c.B, c.Skv, c.H, c.D, 2.0f);
-  const HostTensor v = testutil::random_tensor(rng, c.dtype, c.layout, c.B, c.Skv, c.H, c.D, 1.0f);
-  Plan plan;
-  plan.batch = c.B, plan.heads = c.H, plan.seq_q = c.Sq, plan.seq_kv = c.Skv, plan.block_m = c.block_m;
-  plan.offsets.push_back(0);
+  const auto [q, k, v] = random_inputs(rng, c);
+  Plan plan = empty_plan(c);
   std::uniform_real_distribution<double> u(0, 1);
   for (std::int64_t r = 0; r < plan.rows(); ++r) {
     const double keep = (r % 5 == 0) ? 1.0 : u(rng) * u(rng);
@@ -186,19 +195,15 @@ TEST(AttentionCuda, LongRowsUnevenDensity) {
 }
 
 // Rows made of contiguous key runs and gaps, as video plans are: full tiles that are one run (loaded by TMA in
-// the tma_runs / tma_rows modes), runs that stop short of a tile or cross one, and last tiles ending exactly at
+// every mode but cp_async), aligned 8-key groups (TMA in tma_groups), runs that stop short of a tile or cross one, and last tiles ending exactly at
 // Skv (TMA zero-fills the slots past it) or before it (gathered). ctest runs this under every FGATTN_KV_LOAD.
 TEST(AttentionCuda, ContiguousRunsAndGaps) {
   for (const auto [D, M] : {std::pair{128, 128}, std::pair{128, 64}, std::pair{64, 128}}) {
     const Case c{DType::bf16, Layout::BSHD, D, M, 1, 3, 333, 1000, 0.5, false};
     SCOPED_TRACE(c.name());
     std::mt19937_64 rng(std::random_device{}());
-    const HostTensor q = testutil::random_tensor(rng, c.dtype, c.layout, c.B, c.Sq, c.H, c.D, 2.0f);
-    const HostTensor k = testutil::random_tensor(rng, c.dtype, c.layout, c.B, c.Skv, c.H, c.D, 2.0f);
-    const HostTensor v = testutil::random_tensor(rng, c.dtype, c.layout, c.B, c.Skv, c.H, c.D, 1.0f);
-    Plan plan;
-    plan.batch = c.B, plan.heads = c.H, plan.seq_q = c.Sq, plan.seq_kv = c.Skv, plan.block_m = c.block_m;
-    plan.offsets.push_back(0);
+    const auto [q, k, v] = random_inputs(rng, c);
+    Plan plan = empty_plan(c);
     std::uniform_int_distribution<std::int32_t> run_length(1, 300), gap(1, 200);
     for (std::int64_t r = 0; r < plan.rows(); ++r) {
       std::int32_t next = r % 3 == 0 ? 0 : gap(rng);  // every third row starts at key 0
@@ -258,9 +263,7 @@ TEST(AttentionCuda, DifferentPlanChangesOutput) {
   // Negative test: the mask matters. Same inputs, two plans that differ in one key of one row.
   const Case c{DType::bf16, Layout::BSHD, 128, 128, 1, 1, 128, 200, 0.5, false};
   std::mt19937_64 rng(std::random_device{}());
-  const HostTensor q = testutil::random_tensor(rng, c.dtype, c.layout, c.B, c.Sq, c.H, c.D, 2.0f);
-  const HostTensor k = testutil::random_tensor(rng, c.dtype, c.layout, c.B, c.Skv, c.H, c.D, 2.0f);
-  const HostTensor v = testutil::random_tensor(rng, c.dtype, c.layout, c.B, c.Skv, c.H, c.D, 1.0f);
+  const auto [q, k, v] = random_inputs(rng, c);
   const Plan a = make_plan(rng, c);
   Plan b = a;
   // Drop the key with the largest score for query 0 from the only row: the output must move.
@@ -286,9 +289,7 @@ TEST(AttentionCuda, DifferentPlanChangesOutput) {
 TEST(AttentionCuda, DevicePlanReuseOnStreamIsDeterministic) {
   const Case c{DType::f16, Layout::BHSD, 128, 64, 1, 2, 250, 400, 0.25, true};
   std::mt19937_64 rng(std::random_device{}());
-  const HostTensor q = testutil::random_tensor(rng, c.dtype, c.layout, c.B, c.Sq, c.H, c.D, 2.0f);
-  const HostTensor k = testutil::random_tensor(rng, c.dtype, c.layout, c.B, c.Skv, c.H, c.D, 2.0f);
-  const HostTensor v = testutil::random_tensor(rng, c.dtype, c.layout, c.B, c.Skv, c.H, c.D, 1.0f);
+  const auto [q, k, v] = random_inputs(rng, c);
   const Plan plan = make_plan(rng, c);
   cudaStream_t stream;
   ASSERT_EQ(cudaStreamCreate(&stream), cudaSuccess);

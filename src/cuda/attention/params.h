@@ -10,7 +10,7 @@ namespace fgattn::cuda {
 
 enum class AttnElement : int { bf16 = 0, f16 = 1 };
 
-// How the sm_90a producer loads K/V tiles (fgattn_bench_diagnose times all three side by side).
+// How the sm_90a producer loads K/V tiles (scripts/gpu-check's kvab stage benches them side by side).
 enum class KvLoad : int {
   cp_async = 0,  // every tile gathered by the producer's 128 threads with 16-byte cp.async
   tma_runs = 1,  // a tile whose keys are one contiguous run (every tile of a dense plan): one TMA load per 64-column
@@ -40,7 +40,8 @@ struct AttentionParams {
   float scale_log2 = 0.f;  // softmax scale * log2(e)
   AttnElement element = AttnElement::bf16;
   KvLoad kv_load = KvLoad::cp_async;  // launch_wgmma encodes the maps below, or falls back to cp_async
-  // TMA descriptors (tma_maps.h) of K and V as (D, Skv, H, B) tensors: whole tiles and single rows, 128-byte swizzle.
+  // TMA descriptors (tma_maps.h) of K and V as (D, Skv, H, B) tensors, 128-byte swizzle: whole tiles, single rows
+  // (tma_rows) and 8-row groups (tma_groups).
   CUtensorMap k_tile_map{}, v_tile_map{}, k_row_map{}, v_row_map{}, k_group_map{}, v_group_map{};
 };
 

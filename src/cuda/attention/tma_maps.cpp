@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <utility>
 
 namespace fgattn::cuda {
 namespace {
@@ -47,19 +48,26 @@ bool encode(CUtensorMap& map, const void* base, const std::int64_t (&stride)[3],
 }  // namespace
 
 bool encode_kv_maps(AttentionParams& p, int block_n) {
-  return encode(p.k_tile_map, p.k, p.k_stride, p, static_cast<std::uint32_t>(block_n)) &&
-         encode(p.v_tile_map, p.v, p.v_stride, p, static_cast<std::uint32_t>(block_n)) &&
-         encode(p.k_row_map, p.k, p.k_stride, p, 1) && encode(p.v_row_map, p.v, p.v_stride, p, 1) &&
-         encode(p.k_group_map, p.k, p.k_stride, p, kTmaGroupRows) && encode(p.v_group_map, p.v, p.v_stride, p, kTmaGroupRows);
+  // Every TMA mode loads whole runs; only its own mode reads the row or the group maps (encoding runs per launch).
+  auto pair = [&p](CUtensorMap& k_map, CUtensorMap& v_map, int rows) {
+    return encode(k_map, p.k, p.k_stride, p, static_cast<std::uint32_t>(rows)) &&
+           encode(v_map, p.v, p.v_stride, p, static_cast<std::uint32_t>(rows));
+  };
+  if (!pair(p.k_tile_map, p.v_tile_map, block_n)) return false;
+  if (p.kv_load == KvLoad::tma_rows) return pair(p.k_row_map, p.v_row_map, 1);
+  if (p.kv_load == KvLoad::tma_groups) return pair(p.k_group_map, p.v_group_map, kTmaGroupRows);
+  return true;
 }
 
 KvLoad default_kv_load() {
   static const KvLoad mode = [] {
-    const char* env = std::getenv("FGATTN_KV_LOAD");
-    if (env != nullptr && std::strcmp(env, "cp_async") == 0) return KvLoad::cp_async;
-    if (env != nullptr && std::strcmp(env, "tma_rows") == 0) return KvLoad::tma_rows;
-    if (env != nullptr && std::strcmp(env, "tma_runs") == 0) return KvLoad::tma_runs;
-    if (env != nullptr && std::strcmp(env, "tma_groups") == 0) return KvLoad::tma_groups;
+    constexpr std::pair<const char*, KvLoad> kNames[] = {{"cp_async", KvLoad::cp_async},
+                                                         {"tma_runs", KvLoad::tma_runs},
+                                                         {"tma_rows", KvLoad::tma_rows},
+                                                         {"tma_groups", KvLoad::tma_groups}};
+    if (const char* env = std::getenv("FGATTN_KV_LOAD"))
+      for (const auto& [name, load] : kNames)
+        if (std::strcmp(env, name) == 0) return load;
     // tma_runs measured fastest (bench/results/step8-kv-load-ab): per-row TMA and 8-key-group TMA both slow the
     // gathered tiles down (the producer's extra work per pass sits on the critical path).
     return KvLoad::tma_runs;

@@ -172,10 +172,10 @@ struct TileCursor {
 };
 
 // Runs on the 128 producer threads (thread = 0..127) until every plan row of this CTA is gathered.
-// The key indices of a tile are loaded one tile ahead (their latency hides under the previous tile's gather) and
-// pass through shared memory with the tile's group bits (two buffers, one barrier per tile): 16 threads share a key, and 16-32 keys per
-// thread in registers would spill under the producer's small register budget. K and V stages are freed
-// separately: K as soon as S = Q K^T has read it, V after P V.
+// The key indices of a tile are loaded one tile ahead (their latency hides under the previous tile's gather), one
+// per thread, and pass through shared memory with the tile's group bits (two buffers, one barrier per tile): each
+// thread copies rows of 8-16 different slots, so it reads their keys back from there (gather_rows). K and V stages
+// are freed separately: K as soon as S = Q K^T has read it, V after P V.
 template <typename Cfg, KernelMode Mode = KernelMode::normal>
 __device__ void produce_kv(const AttentionParams& p, std::uint32_t k_smem, std::uint32_t v_smem, const StageBarriers& bars,
                            std::int32_t* key_buffer, int thread) {

@@ -30,11 +30,11 @@ struct PlanRow {  // one work item: a (batch, head, query block) row of the plan
 
 template <typename Cfg>
 __device__ __forceinline__ PlanRow plan_row(const AttentionParams& p, std::int64_t item) {
-  const std::int64_t row = p.order[item];
-  const std::int64_t nqb = (p.seq_q + Cfg::kBlockM - 1) / Cfg::kBlockM;
-  const int bh = static_cast<int>(row / nqb);
+  const int row = p.order[item];  // rows < 2^31 (checked on the host): 32-bit division, not the 64-bit call
+  const int nqb = (p.seq_q + Cfg::kBlockM - 1) / Cfg::kBlockM;
+  const int bh = row / nqb;
   const std::int64_t begin = p.offsets[row];
-  return PlanRow{bh / p.heads, bh % p.heads, static_cast<int>(row % nqb) * Cfg::kBlockM,
+  return PlanRow{bh / p.heads, bh % p.heads, (row - bh * nqb) * Cfg::kBlockM,
                  static_cast<int>(p.offsets[row + 1] - begin), p.indices + begin};
 }
 
@@ -149,24 +149,39 @@ __device__ __forceinline__ void load_tile(KvLoad mode, bool run, const KvSource&
 }
 
 // This CTA's tiles in order: plan rows blockIdx.x, blockIdx.x + grid, ... and kBlockN keys at a time (rows with no
-// key have no tile).
+// key have no tile). The next row with a key is found one row ahead (`ahead`), so moving to it costs nothing;
+// finding the one after it (dependent loads of order and offsets) can wait until the caller has work in flight:
+// advance() then look_ahead(), or next() for both.
 template <typename Cfg>
 struct TileCursor {
   const AttentionParams* p;
-  std::int64_t item;
+  std::int64_t item, ahead_item;
   int first = 0;
-  PlanRow row{};
-  __device__ __forceinline__ TileCursor(const AttentionParams& params) : p(&params), item(blockIdx.x) { settle(); }
+  bool ahead_stale = false;
+  PlanRow row{}, ahead{};
+  __device__ __forceinline__ TileCursor(const AttentionParams& params) : p(&params), item(blockIdx.x) {
+    settle(item, row);
+    ahead_item = item + gridDim.x;
+    settle(ahead_item, ahead);
+  }
   __device__ __forceinline__ bool valid() const { return item < p->rows; }
   __device__ __forceinline__ int count() const { return min(Cfg::kBlockN, row.key_count - first); }
-  __device__ __forceinline__ void next() {
+  __device__ __forceinline__ void advance() {
     first += Cfg::kBlockN;
-    if (first >= row.key_count) item += gridDim.x, first = 0, settle();
+    if (first >= row.key_count) item = ahead_item, row = ahead, first = 0, ahead_stale = true;
   }
-  __device__ __forceinline__ void settle() {  // to the first row at or after `item` that has a key
-    for (; item < p->rows; item += gridDim.x) {
-      row = plan_row<Cfg>(*p, item);
-      if (row.key_count > 0) return;
+  __device__ __forceinline__ void look_ahead() {
+    if (!ahead_stale) return;
+    ahead_stale = false;
+    ahead_item = item + gridDim.x;
+    settle(ahead_item, ahead);
+  }
+  __device__ __forceinline__ void next() { advance(), look_ahead(); }
+  // To the first row at or after `at` that has a key (at >= rows: none).
+  __device__ __forceinline__ void settle(std::int64_t& at, PlanRow& r) const {
+    for (; at < p->rows; at += gridDim.x) {
+      r = plan_row<Cfg>(*p, at);
+      if (r.key_count > 0) return;
     }
   }
 };
@@ -191,7 +206,7 @@ __device__ void produce_kv(const AttentionParams& p, std::uint32_t k_smem, std::
     if (p.kv_load == KvLoad::tma_groups) group_run_words<Cfg>(next_key, tile.count(), thread, group_words);
     sm90::named_sync(5, 128);
     TileCursor<Cfg> after = tile;
-    after.next();
+    after.advance();  // its look_ahead() waits until this tile's copies are issued
     next_key = after.valid() && thread < after.count() ? __ldg(after.row.keys + after.first + thread) : 0;
 
     const PlanRow& r = tile.row;
@@ -217,6 +232,7 @@ __device__ void produce_kv(const AttentionParams& p, std::uint32_t k_smem, std::
       load_tile<Cfg>(p.kv_load, run, v_src, v_smem + stage * Cfg::kKvTileBytes, tile_keys, group_words, count, r, p.seq_kv,
                      &bars.full_v[stage], thread);
     }
+    after.look_ahead();
     tile = after;
   }
   asm volatile("cp.async.wait_all;\n" ::: "memory");  // nothing in flight when the producer exits

@@ -20,9 +20,9 @@ def main(path: str) -> None:
     for rec in csv.DictReader(io.StringIO(text[start:])):
         if rec.get("Metric Name") != "gpu__time_duration.sum":
             continue
-        name = rec["Kernel Name"].replace("(anonymous namespace)::", "").removeprefix("void ")
+        name = rec["Kernel Name"].replace("(anonymous namespace)::", "").replace("<unnamed>::", "").removeprefix("void ")
         name = name.split("(")[0].split("<")[0].strip()
-        scale = {"nsecond": 1e-3, "usecond": 1.0, "msecond": 1e3, "second": 1e6}[rec["Metric Unit"]]
+        scale = {"ns": 1e-3, "nsecond": 1e-3, "us": 1.0, "usecond": 1.0, "ms": 1e3, "msecond": 1e3, "s": 1e6, "second": 1e6}[rec["Metric Unit"]]
         if name not in durations:
             order.append(name)
         durations[name].append(float(rec["Metric Value"].replace(",", "")) * scale)

@@ -121,7 +121,9 @@ Inputs random_inputs(std::mt19937_64& rng, const Case& c) {
 
 // A plan of c's shape with no rows yet (offsets = {0}): tests append each row's keys and its end offset.
 Plan empty_plan(const Case& c) {
-  Plan plan = empty_plan(c);
+  Plan plan;
+  plan.batch = c.B, plan.heads = c.H, plan.seq_q = c.Sq, plan.seq_kv = c.Skv, plan.block_m = c.block_m;
+  plan.offsets.push_back(0);
   return plan;
 }
 

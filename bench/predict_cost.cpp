@@ -1,5 +1,6 @@
 // Cost of the GPU predictors against dense attention in the same run (issue 4): Wan 480p shape from the
-// video-like generator, bf16. Medians of CUDA-event timings after warm-up; one JSON record per backend. Top-CDF is
+// video-like generator, bf16. The oracle twice: predict() (its own LSE pass, then the bits) and predict_from_lse()
+// (the LSE from the dense attention a refresh step runs anyway; the bits only). Medians of CUDA-event timings after warm-up; one JSON record per backend. Top-CDF is
 // recorded twice: `output: device` (the plan on the device, what a pipeline pays) and `output: host` (wall clock
 // of the host-Plan API), plus the attention kernel run on the Top-CDF plan.
 //   build/cuda/bench/fgattn_bench_predict [--preset wan480p] [--out FILE]
@@ -127,6 +128,25 @@ int main(int argc, char** argv) try {
     record("predict/oracle", oracle_ms, static_cast<double>(plan.nnz) / (static_cast<double>(plan.rows) * static_cast<double>(plan.seq_kv)),
            {{"block_m", M}, {"block_n", 1}, {"tau", oracle.tau()}, {"output", "device"},
             {"timing", "CUDA events around OraclePredictor::predict (warm workspace)"}});
+  }
+
+  // The refresh-step path: the dense attention that a refresh step runs anyway returns the LSE, and the oracle
+  // plan is made from it (predict_from_lse: the bits pass and the compaction only).
+  {
+    Device lse(static_cast<std::size_t>(shape[0] * shape[2] * shape[1]) * sizeof(float));
+    auto* lse_ptr = static_cast<float*>(lse.ptr);
+    const double dense_lse_ms = fgattn::bench::median_ms(5, 1, [&] { fgattn::attention(qv, kv, vv, dense, ov, lse_ptr); });
+    record("attention/dense+lse", dense_lse_ms, 1.0, {{"block_m", M}, {"timing", "CUDA events, attention() with LSE"}});
+    fgattn::OracleOptions options;
+    options.block_m = M;
+    fgattn::OraclePredictor oracle;
+    const double oracle_ms = fgattn::bench::median_ms(5, 1, [&] { oracle.predict_from_lse(qv, kv, lse_ptr, options); });
+    const fgattn::DevicePlan& plan = oracle.finish();
+    record("predict/oracle-from-lse", oracle_ms,
+           static_cast<double>(plan.nnz) / (static_cast<double>(plan.rows) * static_cast<double>(plan.seq_kv)),
+           {{"block_m", M}, {"block_n", 1}, {"tau", oracle.tau()}, {"output", "device"},
+            {"timing", "CUDA events around OraclePredictor::predict_from_lse (warm workspace), given the LSE of the "
+                       "refresh step's dense attention"}});
   }
 
   // Top-CDF as a pipeline pays it: a warm TopCdfPredictor enqueues the prediction and the plan is on the device,

@@ -12,7 +12,8 @@
 
 namespace fgattn {
 
-// The oracle of predict.h on the GPU: row LSE, then per (query block, key) max_q P[q, key] > tau as bits,
+// The oracle of predict.h on the GPU: row LSE, then per (query block, key) max_q P[q, key] > tau as bits (both on
+// the tensor cores: the attention kernel's S-only mode),
 // grouped into block_n-key slices (1, 2, 4, 8, 16, 32, 64 or a multiple of 64) and compacted into a Plan.
 Prediction oracle_plan_cuda(const TensorView& q, const TensorView& k, const OracleOptions& options = {});
 
@@ -62,6 +63,11 @@ class OraclePredictor {
 
   const DevicePlan& predict(const TensorView& q, const TensorView& k, const OracleOptions& options = {},
                             cudaStream_t stream = nullptr);
+  // The same plan from a row LSE the caller already has: `lse` is attention()'s (B, H, Sq) natural-log LSE of q
+  // against every key of k at the default scale 1 / sqrt(D), e.g. from the dense attention a refresh step runs
+  // anyway. Skips predict()'s LSE pass (the bits pass alone costs about half of dense attention).
+  const DevicePlan& predict_from_lse(const TensorView& q, const TensorView& k, const float* lse,
+                                     const OracleOptions& options = {}, cudaStream_t stream = nullptr);
   const DevicePlan& finish(cudaStream_t stream = nullptr);
   Plan download(cudaStream_t stream = nullptr);
   const DevicePlan& plan() const;
@@ -69,6 +75,8 @@ class OraclePredictor {
   std::size_t workspace_bytes() const;
 
  private:
+  const DevicePlan& run(const TensorView& q, const TensorView& k, const float* lse, const OracleOptions& options,
+                        cudaStream_t stream);
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

@@ -240,6 +240,44 @@ TEST(OracleCuda, DevicePlanIsCompleteAndReusable) {
     }
 }
 
+// The refresh-step path: the plan from the LSE that dense attention() returns equals the CPU oracle (within
+// rounding of tau) and predict()'s own plan, on odd lengths (Sq, Skv not multiples of 64 or 128) and one key.
+TEST(OracleCuda, PlanFromTheAttentionLseMatches) {
+  std::mt19937_64 rng(std::random_device{}());
+  OraclePredictor predictor, own_lse;
+  for (int M : {64, 128})
+    for (std::int64_t Skv : {std::int64_t{1}, 1 + static_cast<std::int64_t>(rng() % 900)}) {
+      const std::int64_t Sq = 1 + static_cast<std::int64_t>(rng() % 400);
+      const int D = M == 64 ? 64 : 128;
+      SCOPED_TRACE(::testing::Message() << "M=" << M << " Sq=" << Sq << " Skv=" << Skv);
+      const auto q = testutil::random_tensor(rng, DType::f16, Layout::BSHD, 2, Sq, 2, D, 3.0f);
+      const auto k = testutil::random_tensor(rng, DType::f16, Layout::BHSD, 2, Skv, 2, D, 3.0f);
+      const auto v = testutil::random_tensor(rng, DType::f16, Layout::BSHD, 2, Skv, 2, D, 1.0f);
+      const DeviceBuffer dq(q), dk(k), dv(v), dout(q.bytes.size()), dlse(static_cast<std::size_t>(2 * 2 * Sq) * 4);
+      const DevicePlan dense = DevicePlan::upload(dense_plan(2, 2, Sq, Skv, M));
+      attention(dq.view(q), dk.view(k), dv.view(v), dense, dout.view(q), static_cast<float*>(dlse.ptr));
+      OracleOptions options;
+      options.block_m = M;
+      predictor.predict_from_lse(dq.view(q), dk.view(k), static_cast<const float*>(dlse.ptr), options);
+      const Plan plan = predictor.download();
+      const SliceScores scores = compute_slice_scores(q.view(), k.view(), M);
+      const double tau = 0.5 / static_cast<double>(Skv);
+      expect_plans_match(plan, plan_from_scores(scores, tau, 1), scores, tau, 1);
+      own_lse.predict(dq.view(q), dk.view(k), options);
+      EXPECT_LE(differing_keys(plan, own_lse.download()), plan.nnz() / 1000 + 2);
+    }
+  const auto q = testutil::random_tensor(rng, DType::bf16, Layout::BSHD, 1, 64, 1, 64);
+  const DeviceBuffer dq(q);
+  EXPECT_THROW(predictor.predict_from_lse(dq.view(q), dq.view(q), nullptr), Error);
+  const std::vector<float> host_lse(64, 0.f);
+  try {
+    predictor.predict_from_lse(dq.view(q), dq.view(q), host_lse.data());
+    ADD_FAILURE() << "a host LSE pointer was accepted";
+  } catch (const Error& e) {
+    EXPECT_THAT(e.what(), ::testing::HasSubstr("must be device memory"));
+  }
+}
+
 TEST(OracleCuda, RefusesUnsupportedArguments) {
   std::mt19937_64 rng(1);
   const auto q = testutil::random_tensor(rng, DType::bf16, Layout::BSHD, 1, 64, 1, 96);

@@ -10,6 +10,7 @@
 #include "cuda/attention/wgmma_config.cuh"
 #include "cuda/attention/wgmma_consumer.cuh"
 #include "cuda/attention/wgmma_producer.cuh"
+#include "cuda/attention/wgmma_scores.cuh"
 #include "cuda/common/sm90.cuh"
 
 namespace fgattn::cuda {
@@ -45,7 +46,8 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kCtasPerSm)
                           reinterpret_cast<std::int32_t*>(smem + Cfg::kKeyBufferOffset), thread);
   } else {
     cutlass::arch::warpgroup_reg_alloc<Cfg::kConsumerRegs>();
-    consume<T, Cfg, Mode>(p, smem_addr, bars, warpgroup - 1, thread);
+    if constexpr (Mode == KernelMode::scores_only) consume_scores<T, Cfg>(p, smem_addr, bars, warpgroup - 1, thread);
+    else consume<T, Cfg, Mode>(p, smem_addr, bars, warpgroup - 1, thread);
   }
 }
 

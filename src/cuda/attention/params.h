@@ -22,6 +22,17 @@ enum class KvLoad : int {
 // tma_runs is the default; tma_rows (0.5x of cp.async on gathered tiles) and tma_groups (0.55-0.8x) measured slower
 // and stay opt-in for experiments (bench/results/step7-tma-runs/kv_load, step8-kv-load-ab).
 
+// What the S-only kernel mode (KernelMode::scores_only) writes: the row LSE over every key (AttentionParams::lse),
+// or the oracle's bits from a given LSE (GPU oracle, src/cuda/predict/oracle_host.cpp).
+enum class ScoresOutput : int { row_lse = 0, oracle_bits = 1 };
+
+struct OracleBitsOutput {
+  const float* lse = nullptr;     // (B, H, Sq) natural-log LSE of each query row over all keys
+  float log2_tau = 0.f;           // keep (query block, key) iff some query's log2 P > log2 tau
+  std::uint64_t* bits = nullptr;  // (rows, words): bit j % 64 of word j / 64 = key j kept; zeroed before the launch
+  int words = 0;                  // ceil(Skv / 64)
+};
+
 struct AttentionParams {
   const void* q = nullptr;  // (B, Sq, H, D), strides below, last dim contiguous, 16-byte aligned rows
   const void* k = nullptr;  // (B, Skv, H, D)
@@ -35,6 +46,7 @@ struct AttentionParams {
   const std::int64_t* offsets = nullptr;  // plan CSR, [rows + 1]
   const std::int32_t* indices = nullptr;  // [nnz]
   const std::int32_t* order = nullptr;    // [rows] plan rows, longest first (the CTA schedule)
+  bool all_keys = false;  // every row keeps keys 0 .. Skv-1 in row order (offsets, indices and order unused)
   int batch = 0, heads = 0, seq_q = 0, seq_kv = 0, head_dim = 0, block_m = 128;
   std::int64_t rows = 0;  // batch * heads * ceil(seq_q / block_m)
   float scale_log2 = 0.f;  // softmax scale * log2(e)
@@ -43,6 +55,9 @@ struct AttentionParams {
   // TMA descriptors (tma_maps.h) of K and V as (D, Skv, H, B) tensors, 128-byte swizzle: whole tiles, single rows
   // (tma_rows) and 8-row groups (tma_groups).
   CUtensorMap k_tile_map{}, v_tile_map{}, k_row_map{}, v_row_map{}, k_group_map{}, v_group_map{};
+  // KernelMode::scores_only (no V, no O): which output, and the oracle's inputs and bits.
+  ScoresOutput scores = ScoresOutput::row_lse;
+  OracleBitsOutput oracle{};
 };
 
 // The producer's load mode when the caller does not pick one: FGATTN_KV_LOAD=cp_async|tma_runs|tma_rows|tma_groups,
@@ -54,6 +69,8 @@ inline constexpr int kBuiltHeadDims[] = {64, 128};
 inline constexpr int kBuiltBlockM[] = {64, 128};
 
 cudaError_t launch_attention(const AttentionParams& p, cudaStream_t stream);
+// S = Q K^T only over every key (all_keys): the row LSE or the oracle bits (p.scores; launch_scores.cu).
+cudaError_t launch_scores(const AttentionParams& p, cudaStream_t stream);
 // Which kernel launch_attention runs (FGATTN_KERNEL=sm80 picks the mma.sync one) and how it loads K/V.
 const char* kernel_name();
 

@@ -10,8 +10,9 @@ namespace fgattn::cuda {
 
 // What a kernel instantiation does: the real thing, or one half of it for diagnostics (launch_diagnostic.cu):
 // no_gather = the producer signals tiles without copying (the consumers' ceiling), no_math = the consumers only
-// wait for and free tiles (the gather's ceiling).
-enum class KernelMode { normal, no_gather, no_math };
+// wait for and free tiles (the gather's ceiling); or scores_only, S = Q K^T without V (wgmma_scores.cuh: the GPU
+// oracle's row LSE and bits).
+enum class KernelMode { normal, no_gather, no_math, scores_only };
 
 template <int HeadDim, int BlockM, int BlockN = 0>  // BlockN = 0: the default tile (below)
 struct WgmmaConfig {

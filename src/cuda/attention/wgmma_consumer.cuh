@@ -47,6 +47,42 @@ __device__ __forceinline__ void load_q(const AttentionParams& p, std::uint32_t q
   }
 }
 
+// Q of plan row `item` (this consumer's 64 rows) into q_smem, unless the row is past the end or has no key.
+template <typename Cfg>
+__device__ __forceinline__ void prefetch_q(const AttentionParams& p, std::uint32_t q_smem, std::int64_t item,
+                                           int consumer, int thread) {
+  if (item >= p.rows) return;
+  const PlanRow next = plan_row<Cfg>(p, item);
+  if (next.key_count > 0) load_q<Cfg>(p, q_smem, next.b, next.h, next.q0 + 64 * consumer, thread);
+}
+
+// Waits until the whole warpgroup's part of Q has landed and is visible to wgmma.
+template <typename Cfg>
+__device__ __forceinline__ void wait_q(const ConsumerTurns<Cfg>& turns) {
+  asm volatile("cp.async.wait_all;\n" ::: "memory");  // this thread's part of Q has landed
+  sm90::fence_generic_to_async();
+  turns.sync_warpgroup();  // ... and every other thread's
+}
+
+// wgmma descriptors of this consumer's Q tile and of the K stages; a k-step of 16 elements inside a 128-byte panel
+// row is +32 bytes, a new panel +rows * 128.
+template <typename T, typename Cfg>
+struct QkOperands {
+  std::uint64_t q_desc, k_desc;
+  __device__ __forceinline__ QkOperands(std::uint32_t q_smem, std::uint32_t k_smem)
+      : q_desc(sm90::sw128_desc(q_smem, 16, 1024)), k_desc(sm90::sw128_desc(k_smem, 16, 1024)) {}
+  static __device__ __forceinline__ std::uint64_t k_step(int ks, int rows) {
+    return static_cast<std::uint64_t>(((ks / 4) * rows * 128 + (ks % 4) * 32) >> 4);
+  }
+  // Issues S = Q K^T for the K tile in `stage` (not committed).
+  __device__ __forceinline__ void issue(int stage, float (&s)[Cfg::kBlockN / 8][4]) const {
+#pragma unroll
+    for (int ks = 0; ks < Cfg::kHeadDim / 16; ++ks)
+      sm90::gmma_ss<T, Cfg::kBlockN>(q_desc + k_step(ks, 64),
+                                     k_desc + ((stage * Cfg::kKvTileBytes) >> 4) + k_step(ks, Cfg::kBlockN), s, ks > 0);
+  }
+};
+
 // Masks key slots only in a row's partial last tile.
 template <int Tiles>
 __device__ __forceinline__ void softmax_step(OnlineSoftmax<Tiles>& softmax, float (&s)[Tiles][4], int valid_keys,
@@ -92,31 +128,19 @@ __device__ void consume(const AttentionParams& p, std::uint32_t smem_addr, const
   const ConsumerTurns<Cfg> turns{consumer};
   const int warp = thread / 32, lane = thread % 32;
   const std::uint32_t q_smem = smem_addr + Cfg::kQOffset + consumer * Cfg::kQBytes;
-  // Descriptor bases; a k-step of 16 elements inside a 128-byte panel row is +32 bytes, a new panel +rows*128.
-  const std::uint64_t q_desc = sm90::sw128_desc(q_smem, 16, 1024);
-  const std::uint64_t k_desc = sm90::sw128_desc(smem_addr + Cfg::kKOffset, 16, 1024);
+  const QkOperands<T, Cfg> qk(q_smem, smem_addr + Cfg::kKOffset);
   const std::uint64_t v_desc = sm90::sw128_desc(smem_addr + Cfg::kVOffset, kN * 128, 1024);
-  auto k_step = [](int ks, int rows) { return static_cast<std::uint64_t>(((ks / 4) * rows * 128 + (ks % 4) * 32) >> 4); };
 
   // Q of the next plan row is loaded as soon as this row's last S = Q K^T has completed, under the last P V and
   // the epilogue; a row with no keys needs no Q.
-  auto prefetch_q = [&](std::int64_t item) {
-    if (item >= p.rows) return;
-    const PlanRow next = plan_row<Cfg>(p, item);
-    if (next.key_count > 0) load_q<Cfg>(p, q_smem, next.b, next.h, next.q0 + 64 * consumer, thread);
-  };
   turns.start();
-  prefetch_q(blockIdx.x);
+  prefetch_q<Cfg>(p, q_smem, blockIdx.x, consumer, thread);
   int tile_seq = 0;
   for (std::int64_t item = blockIdx.x; item < p.rows; item += gridDim.x) {
     const PlanRow r = plan_row<Cfg>(p, item);
     const int q0 = r.q0 + 64 * consumer;
     const int num_tiles = (r.key_count + kN - 1) / kN;
-    if (num_tiles > 0) {
-      asm volatile("cp.async.wait_all;\n" ::: "memory");  // this thread's part of Q has landed
-      sm90::fence_generic_to_async();
-      turns.sync_warpgroup();  // ... and every other thread's
-    }
+    if (num_tiles > 0) wait_q(turns);
     float o[kOTiles][4];
 #pragma unroll
     for (int j = 0; j < kOTiles; ++j)
@@ -126,12 +150,7 @@ __device__ void consume(const AttentionParams& p, std::uint32_t smem_addr, const
     float s[kSTiles][4];
     std::uint32_t pa[kSTiles / 2][4];
 
-    auto issue_s = [&](int stage) {
-#pragma unroll
-      for (int ks = 0; ks < D / 16; ++ks)
-        sm90::gmma_ss<T, kN>(q_desc + k_step(ks, 64), k_desc + ((stage * Cfg::kKvTileBytes) >> 4) + k_step(ks, kN), s,
-                             ks > 0);
-    };
+    auto issue_s = [&](int stage) { qk.issue(stage, s); };
     auto issue_pv = [&](int stage) {
 #pragma unroll
       for (int kk = 0; kk < kN / 16; ++kk)
@@ -199,13 +218,13 @@ __device__ void consume(const AttentionParams& p, std::uint32_t smem_addr, const
       sm90::gmma_commit();
       turns.pass_turn();
       turns.sync_warpgroup();  // every warp is past this row's last S (the only reader of Q)
-      prefetch_q(item + gridDim.x);
+      prefetch_q<Cfg>(p, q_smem, item + gridDim.x, consumer, thread);
       sm90::gmma_wait<0>();
       sm90::fence_accumulators(o);
       sm90::fence_registers(pa);
       release(bars.empty_v, last);
     } else {
-      prefetch_q(item + gridDim.x);
+      prefetch_q<Cfg>(p, q_smem, item + gridDim.x, consumer, thread);
     }
     tile_seq += num_tiles;
     float row_sum[2];

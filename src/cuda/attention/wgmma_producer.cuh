@@ -30,12 +30,18 @@ struct PlanRow {  // one work item: a (batch, head, query block) row of the plan
 
 template <typename Cfg>
 __device__ __forceinline__ PlanRow plan_row(const AttentionParams& p, std::int64_t item) {
-  const int row = p.order[item];  // rows < 2^31 (checked on the host): 32-bit division, not the 64-bit call
+  // rows < 2^31 (checked on the host): 32-bit division, not the 64-bit call
+  const int row = p.all_keys ? static_cast<int>(item) : p.order[item];
   const int nqb = (p.seq_q + Cfg::kBlockM - 1) / Cfg::kBlockM;
-  const int bh = row / nqb;
+  const int bh = row / nqb, q0 = (row - bh * nqb) * Cfg::kBlockM;
+  if (p.all_keys) return PlanRow{bh / p.heads, bh % p.heads, q0, p.seq_kv, nullptr};
   const std::int64_t begin = p.offsets[row];
-  return PlanRow{bh / p.heads, bh % p.heads, (row - bh * nqb) * Cfg::kBlockM,
-                 static_cast<int>(p.offsets[row + 1] - begin), p.indices + begin};
+  return PlanRow{bh / p.heads, bh % p.heads, q0, static_cast<int>(p.offsets[row + 1] - begin), p.indices + begin};
+}
+
+// Key of slot `slot` in the tile that starts at the row's `first` key (all_keys rows have no index list).
+__device__ __forceinline__ std::int32_t tile_key(const PlanRow& r, int first, int slot) {
+  return r.keys != nullptr ? __ldg(r.keys + first + slot) : first + slot;
 }
 
 // Where one tile of K (or V) comes from: its tensor maps, its global base and row stride for cp.async.
@@ -196,7 +202,7 @@ __device__ void produce_kv(const AttentionParams& p, std::uint32_t k_smem, std::
                            std::int32_t* key_buffer, int thread) {
   constexpr int kN = Cfg::kBlockN;
   TileCursor<Cfg> tile(p);
-  std::int32_t next_key = tile.valid() && thread < tile.count() ? __ldg(tile.row.keys + thread) : 0;
+  std::int32_t next_key = tile.valid() && thread < tile.count() ? tile_key(tile.row, 0, thread) : 0;
   for (int tile_seq = 0; tile.valid(); ++tile_seq) {
     const int stage = tile_seq % Cfg::kStages;
     const std::uint32_t free_parity = ((tile_seq / Cfg::kStages) & 1) ^ 1;
@@ -207,7 +213,7 @@ __device__ void produce_kv(const AttentionParams& p, std::uint32_t k_smem, std::
     sm90::named_sync(5, 128);
     TileCursor<Cfg> after = tile;
     after.advance();  // its look_ahead() waits until this tile's copies are issued
-    next_key = after.valid() && thread < after.count() ? __ldg(after.row.keys + after.first + thread) : 0;
+    next_key = after.valid() && thread < after.count() ? tile_key(after.row, after.first, thread) : 0;
 
     const PlanRow& r = tile.row;
     const int count = tile.count();
@@ -224,6 +230,11 @@ __device__ void produce_kv(const AttentionParams& p, std::uint32_t k_smem, std::
     } else {
       load_tile<Cfg>(p.kv_load, run, k_src, k_smem + stage * Cfg::kKvTileBytes, tile_keys, group_words, count, r, p.seq_kv,
                      &bars.full_k[stage], thread);
+    }
+    if constexpr (Mode == KernelMode::scores_only) {  // no V: the consumers never wait for it
+      after.look_ahead();
+      tile = after;
+      continue;
     }
     sm90::mbar_wait(&bars.empty_v[stage], free_parity);
     if constexpr (Mode == KernelMode::no_gather) {

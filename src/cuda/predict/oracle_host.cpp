@@ -1,5 +1,6 @@
-// Host side of the GPU oracle: argument checks, the reusable workspace and the passes on one stream — row LSE,
-// oracle bits, counts, CUB scan, fill, CUB row sort. A warm predict() allocates nothing and never waits for the
+// Host side of the GPU oracle: argument checks, the reusable workspace and the passes on one stream — row LSE and
+// oracle bits (both the sm_90a attention kernel's S-only mode, wgmma_scores.cuh), counts, CUB scan, fill, CUB row
+// sort. A warm predict() allocates nothing and never waits for the
 // device; oracle_plan_cuda runs one shared predictor and copies the plan to the host.
 #include <fmt/format.h>
 
@@ -7,6 +8,7 @@
 #include <cmath>
 #include <mutex>
 
+#include "cuda/attention/params.h"
 #include "cuda/predict/device_workspace.h"
 #include "cuda/predict/predict_host.h"
 #include "fgattn/error.h"
@@ -15,7 +17,7 @@
 namespace fgattn {
 
 struct OraclePredictor::Impl {
-  cuda::Scratch lse2, bits, counts, counts_sorted, row_ids, cub;
+  cuda::Scratch lse, bits, counts, counts_sorted, row_ids, cub;
   cuda::PlanStorage out;
   double tau = 0.0;
 };
@@ -31,12 +33,49 @@ double OraclePredictor::tau() const { return impl_->tau; }
 std::size_t OraclePredictor::workspace_bytes() const {
   const Impl& w = *impl_;
   std::size_t bytes = w.out.bytes();
-  for (const cuda::Scratch* s : {&w.lse2, &w.bits, &w.counts, &w.counts_sorted, &w.row_ids, &w.cub}) bytes += s->bytes();
+  for (const cuda::Scratch* s : {&w.lse, &w.bits, &w.counts, &w.counts_sorted, &w.row_ids, &w.cub}) bytes += s->bytes();
   return bytes;
 }
 
+namespace {
+
+// The S-only kernel's parameters over every key of (q, k): no V (k stands in for the unused V map), no O.
+cuda::AttentionParams scores_params(const TensorView& q, const TensorView& k, int block_m, std::int64_t rows) {
+  cuda::AttentionParams p;
+  p.q = q.data, p.k = k.data, p.v = k.data;
+  for (int i = 0; i < 3; ++i) p.q_stride[i] = q.strides[i], p.k_stride[i] = k.strides[i], p.v_stride[i] = k.strides[i];
+  p.all_keys = true;
+  p.batch = static_cast<int>(q.batch()), p.heads = static_cast<int>(q.heads());
+  p.seq_q = static_cast<int>(q.seq()), p.seq_kv = static_cast<int>(k.seq()), p.head_dim = static_cast<int>(q.head_dim());
+  p.block_m = block_m;
+  p.rows = rows;
+  p.scale_log2 = static_cast<float>(1.0 / std::sqrt(static_cast<double>(q.head_dim())) * M_LOG2E);
+  p.element = q.dtype == DType::bf16 ? cuda::AttnElement::bf16 : cuda::AttnElement::f16;
+  p.kv_load = cuda::default_kv_load();
+  return p;
+}
+
+}  // namespace
+
 const DevicePlan& OraclePredictor::predict(const TensorView& q, const TensorView& k, const OracleOptions& options,
                                            cudaStream_t stream) {
+  return run(q, k, nullptr, options, stream);
+}
+
+const DevicePlan& OraclePredictor::predict_from_lse(const TensorView& q, const TensorView& k, const float* lse,
+                                                    const OracleOptions& options, cudaStream_t stream) {
+  if (lse == nullptr) throw Error("lse", "is null (pass attention()'s (B, H, Sq) LSE, or call predict())");
+  if (reinterpret_cast<std::uintptr_t>(lse) % alignof(float) != 0) throw Error("lse", "must be 4-byte aligned");
+  cudaPointerAttributes attributes{};
+  if (cudaPointerGetAttributes(&attributes, lse) != cudaSuccess || attributes.type != cudaMemoryTypeDevice) {
+    cudaGetLastError();  // clear the query's error
+    throw Error("lse", "must be device memory (attention()'s LSE on the GPU)");
+  }
+  return run(q, k, lse, options, stream);
+}
+
+const DevicePlan& OraclePredictor::run(const TensorView& q, const TensorView& k, const float* given_lse,
+                                       const OracleOptions& options, cudaStream_t stream) {
   using namespace fgattn::cuda;
   check_predictor_operands(q, k);
   check_block_m(options.block_m);
@@ -47,7 +86,6 @@ const DevicePlan& OraclePredictor::predict(const TensorView& q, const TensorView
   const Plan shape = plan_with_sizes(q.batch(), q.heads(), q.seq(), k.seq(), options.block_m);  // checks the sizes
   const std::int64_t rows = shape.rows(), words = (shape.seq_kv + 63) / 64;
   w.tau = options.tau >= 0 ? options.tau : 0.5 / static_cast<double>(shape.seq_kv);
-  float* lse2 = w.lse2.get<float>(static_cast<std::size_t>(q.batch() * q.heads() * q.seq()), "oracle workspace");
   auto* bits = w.bits.get<std::uint64_t>(static_cast<std::size_t>(rows * words), "oracle workspace");
   BitsToPlanParams bp;
   bp.counts = w.counts.get<std::int32_t>(static_cast<std::size_t>(rows), "oracle workspace");
@@ -62,22 +100,22 @@ const DevicePlan& OraclePredictor::predict(const TensorView& q, const TensorView
              "oracle sort");
   void* cub_scratch = w.cub.get<std::uint8_t>(std::max(scan_bytes, sort_bytes), "oracle workspace");
 
-  QkParams qk;
-  qk.q = q.data;
-  qk.k = k.data;
-  for (int i = 0; i < 3; ++i) {
-    qk.q_stride[i] = q.strides[i];
-    qk.k_stride[i] = k.strides[i];
+  // Pass 1 (unless given): the row LSE, S = Q K^T over every key with the attention kernel's online softmax.
+  AttentionParams scores = scores_params(q, k, options.block_m, rows);
+  const float* lse = given_lse;
+  if (lse == nullptr) {
+    scores.scores = ScoresOutput::row_lse;
+    scores.lse = w.lse.get<float>(static_cast<std::size_t>(q.batch() * q.heads() * q.seq()), "oracle workspace");
+    check_cuda(launch_scores(scores, stream), "oracle row LSE");
+    lse = scores.lse;
   }
-  qk.batch = static_cast<int>(q.batch());
-  qk.heads = static_cast<int>(q.heads());
-  qk.seq_q = static_cast<int>(q.seq());
-  qk.seq_kv = static_cast<int>(k.seq());
-  qk.head_dim = static_cast<int>(q.head_dim());
-  qk.scale_log2 = static_cast<float>(1.0 / std::sqrt(static_cast<double>(q.head_dim())) * M_LOG2E);
-  qk.element = element_type(q);
-  check_cuda(launch_row_lse({qk, lse2}, stream), "row_lse");
-  check_cuda(launch_oracle_bits({qk, lse2, static_cast<float>(w.tau), options.block_m, bits}, stream), "oracle_bits");
+  // Pass 2: the bits, S again against each row's threshold.
+  check_cuda(cudaMemsetAsync(bits, 0, static_cast<std::size_t>(rows * words) * sizeof(std::uint64_t), stream),
+             "oracle bits reset");
+  scores.scores = ScoresOutput::oracle_bits;
+  scores.lse = nullptr;
+  scores.oracle = {lse, static_cast<float>(std::log2(w.tau)), bits, static_cast<int>(words)};
+  check_cuda(launch_scores(scores, stream), "oracle bits");
   bp.bits = bits;
   bp.rows = rows;
   bp.seq_kv = static_cast<int>(shape.seq_kv);

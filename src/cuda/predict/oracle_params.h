@@ -1,8 +1,8 @@
 #pragma once
 // Plain parameter structs and launchers of the GPU oracle predictor (framework-free; DESIGN.md layer 1).
-// Pass 1 (row_lse): LSE of every query row over all keys, QK^T only.
-// Pass 2 (oracle_bits): for each (query block, key) whether max over the block's queries of P[q, key] > tau,
-//   as a bitmask [rows][ceil(Skv / 64)] — S x S probabilities are never written.
+// Passes 1 and 2 (the row LSE, then for each (query block, key) whether max over the block's queries of
+// P[q, key] > tau, as a bitmask [rows][ceil(Skv / 64)]) are the attention kernel's S-only mode
+// (src/cuda/attention/wgmma_scores.cuh, launch_scores): S x S probabilities are never written.
 // Pass 3 (bits_to_plan): group the bits into M x N slices and compact them into the CSR plan.
 #include <cuda_runtime.h>
 
@@ -12,29 +12,6 @@
 namespace fgattn::cuda {
 
 enum class ElementType : int { bf16 = 0, f16 = 1 };
-
-struct QkParams {
-  const void* q = nullptr;  // (B, Sq, H, D) with element strides below, last dim contiguous
-  const void* k = nullptr;  // (B, Skv, H, D)
-  std::int64_t q_stride[3]{};  // strides of b, s, h in elements
-  std::int64_t k_stride[3]{};
-  int batch = 0, heads = 0, seq_q = 0, seq_kv = 0, head_dim = 0;
-  float scale_log2 = 0.f;  // softmax scale * log2(e)
-  ElementType element = ElementType::bf16;
-};
-
-struct RowLseParams {
-  QkParams qk;
-  float* lse2 = nullptr;  // (B, H, Sq): base-2 log-sum-exp of the scaled logits
-};
-
-struct OracleBitsParams {
-  QkParams qk;
-  const float* lse2 = nullptr;  // from row_lse
-  float tau = 0.f;
-  int block_m = 128;            // 64 or 128
-  std::uint64_t* bits = nullptr;  // (B * H * nQB, words) with words = ceil(Skv / 64)
-};
 
 struct BitsToPlanParams {
   const std::uint64_t* bits = nullptr;
@@ -47,8 +24,6 @@ struct BitsToPlanParams {
   std::int32_t* row_ids = nullptr;  // optional (rows): 0..rows-1, the values of the row sort
 };
 
-cudaError_t launch_row_lse(const RowLseParams& p, cudaStream_t stream);
-cudaError_t launch_oracle_bits(const OracleBitsParams& p, cudaStream_t stream);
 // Counts each row's kept keys into offsets[1..rows] (offsets[0] = 0) — scan them before fill.
 cudaError_t launch_plan_counts(const BitsToPlanParams& p, cudaStream_t stream);
 cudaError_t launch_plan_fill(const BitsToPlanParams& p, cudaStream_t stream);

@@ -173,17 +173,18 @@ __global__ void __launch_bounds__(kWarps * 32) topcdf_cut_kernel(TopCdfCutParams
   const std::int64_t row = static_cast<std::int64_t>(bh) * query_blocks + qb;
   const int first_pool = qb * per_block, pools = min(per_block, p.q_pools - first_pool);
 
-  if (threadIdx.x == 0) {
-    int all = p.tau >= 1.f;
-    for (int i = 0; i < pools; ++i) all |= !p.q_similar[static_cast<std::int64_t>(bh) * p.q_pools + first_pool + i];
-    keep_all = all;
-  }
-  // Key pools that are not self-similar are always kept.
+  // Key pools that are not self-similar are always kept; one coalesced byte per lane and a ballot per mask word
+  // (a thread per word reading 32 bytes one by one cost tens of microseconds over the grid).
   const std::uint8_t* k_similar = p.k_similar + static_cast<std::int64_t>(bh) * p.k_pools;
-  for (int w = threadIdx.x; w < p.pool_words; w += blockDim.x) {
-    std::uint32_t word = 0;
-    for (int b = 0; b < 32 && w * 32 + b < p.k_pools; ++b) word |= std::uint32_t{!k_similar[w * 32 + b]} << b;
-    mask[w] = word;
+  for (int w = warp; w < p.pool_words; w += kWarps) {
+    const int j = w * 32 + lane;
+    const std::uint32_t word = __ballot_sync(kFull, j < p.k_pools && !k_similar[j]);
+    if (lane == 0) mask[w] = word;
+  }
+  if (warp == 0) {  // a query block with a pool that is not self-similar keeps every key
+    const bool not_similar = lane < pools && !p.q_similar[static_cast<std::int64_t>(bh) * p.q_pools + first_pool + lane];
+    const bool all = __any_sync(kFull, not_similar) || p.tau >= 1.f;
+    if (lane == 0) keep_all = all;
   }
   __syncthreads();
 

@@ -1,0 +1,133 @@
+#pragma once
+// Consumer warpgroup of KernelMode::scores_only: S = Q K^T on the tensor cores with no V and no output tile, for
+// the GPU oracle (src/cuda/predict/oracle_host.cpp). The producer streams K alone; per tile a consumer issues S,
+// frees the K stage as soon as S is in registers, and then either
+//  - row_lse: runs the online max / sum of exp2 (the attention kernel's softmax, without P V) and writes each
+//    query row's natural-log LSE to p.lse; or
+//  - oracle_bits: keeps key j for the plan row when some query q of the block has log2 P[q, j] > log2 tau, i.e.
+//    S[q, j] > (LSE_q log2 e + log2 tau) / scale_log2: one compare per score, no exponential. The warp ORs its
+//    16 rows over shuffles and one lane ORs each 64-key word into p.oracle.bits (zeroed by the caller).
+// The two consumers of a 128-query row take turns issuing (ConsumerTurns), so one's softmax or compares run
+// under the other's wgmma.
+#include <cmath>
+#include <cstdint>
+
+#include "cuda/attention/params.h"
+#include "cuda/attention/softmax.cuh"
+#include "cuda/attention/wgmma_config.cuh"
+#include "cuda/attention/wgmma_consumer.cuh"
+#include "cuda/attention/wgmma_producer.cuh"
+#include "cuda/common/sm90.cuh"
+
+namespace fgattn::cuda {
+
+// The oracle's keep bits of one warp's S tile (16 rows x kN keys; rows g and g + 8 in this thread): OR over the
+// rows, then one 64-bit word per 64 keys, ORed into the plan row's bits by lane 0.
+template <int STiles>
+__device__ __forceinline__ void or_tile_bits(const float (&s)[STiles][4], const float (&threshold)[2], int valid_keys,
+                                             std::uint64_t* row_bits, int first_key, int words, int lane) {
+  constexpr int kWords = (STiles * 8 + 63) / 64;
+  const int t = lane % 4;
+  std::uint32_t mine = 0;  // bit 2 j + c: key 8 j + 2 t + c of the tile
+#pragma unroll
+  for (int j = 0; j < STiles; ++j)
+#pragma unroll
+    for (int c = 0; c < 2; ++c) {
+      const bool keep = 8 * j + 2 * t + c < valid_keys && (s[j][c] > threshold[0] || s[j][2 + c] > threshold[1]);
+      mine |= static_cast<std::uint32_t>(keep) << (2 * j + c);
+    }
+  // Lanes with the same t hold the same keys for different rows.
+  mine |= __shfl_xor_sync(0xffffffffu, mine, 4);
+  mine |= __shfl_xor_sync(0xffffffffu, mine, 8);
+  mine |= __shfl_xor_sync(0xffffffffu, mine, 16);
+#pragma unroll
+  for (int w = 0; w < kWords; ++w) {
+    std::uint64_t word = 0;
+#pragma unroll
+    for (int j = 8 * w; j < 8 * w + 8 && j < STiles; ++j)
+#pragma unroll
+      for (int c = 0; c < 2; ++c)
+        word |= static_cast<std::uint64_t>((mine >> (2 * j + c)) & 1u) << ((8 * j + 2 * t + c) % 64);
+    word |= __shfl_xor_sync(0xffffffffu, word, 1);
+    word |= __shfl_xor_sync(0xffffffffu, word, 2);
+    const int index = first_key / 64 + w;
+    if (lane == 0 && word != 0 && index < words) atomicOr(reinterpret_cast<unsigned long long*>(row_bits + index), word);
+  }
+}
+
+// Runs on one consumer warpgroup (thread = 0..127 within it) until every plan row of this CTA is done.
+template <typename T, typename Cfg>
+__device__ void consume_scores(const AttentionParams& p, std::uint32_t smem_addr, const StageBarriers& bars,
+                               int consumer, int thread) {
+  constexpr int kN = Cfg::kBlockN, kSTiles = kN / 8;
+  const ConsumerTurns<Cfg> turns{consumer};
+  const int warp = thread / 32, lane = thread % 32;
+  const std::uint32_t q_smem = smem_addr + Cfg::kQOffset + consumer * Cfg::kQBytes;
+  const QkOperands<T, Cfg> qk(q_smem, smem_addr + Cfg::kKOffset);
+  const bool bits = p.scores == ScoresOutput::oracle_bits;
+  const float inv_scale_log2 = 1.f / p.scale_log2;
+
+  turns.start();
+  prefetch_q<Cfg>(p, q_smem, blockIdx.x, consumer, thread);
+  int tile_seq = 0;
+  for (std::int64_t item = blockIdx.x; item < p.rows; item += gridDim.x) {
+    const PlanRow r = plan_row<Cfg>(p, item);
+    const int q_warp0 = r.q0 + 64 * consumer + 16 * warp;
+    const int num_tiles = (r.key_count + kN - 1) / kN;
+    const std::int64_t lse_row0 = (static_cast<std::int64_t>(r.b) * p.heads + r.h) * p.seq_q;
+    float threshold[2] = {INFINITY, INFINITY};  // rows past Sq keep nothing
+    if (bits) {
+#pragma unroll
+      for (int half = 0; half < 2; ++half) {
+        const int q = q_warp0 + lane / 4 + 8 * half;
+        if (q < p.seq_q) threshold[half] = (p.oracle.lse[lse_row0 + q] * 1.4426950408889634f + p.oracle.log2_tau) * inv_scale_log2;
+      }
+    }
+    std::uint64_t* row_bits = bits ? p.oracle.bits + item * p.oracle.words : nullptr;  // all_keys: item = plan row
+    if (num_tiles > 0) wait_q(turns);
+    OnlineSoftmax<kSTiles> softmax;
+    float s[kSTiles][4];
+    for (int t = 0; t < num_tiles; ++t) {
+      const int seq = tile_seq + t, stage = seq % Cfg::kStages;
+      sm90::mbar_wait(&bars.full_k[stage], (seq / Cfg::kStages) & 1);
+      sm90::fence_generic_to_async();
+      turns.wait_turn();
+      sm90::fence_accumulators(s);
+      sm90::gmma_fence();
+      qk.issue(stage, s);
+      sm90::gmma_commit();
+      turns.pass_turn();
+      sm90::gmma_wait<0>();
+      __syncwarp();
+      if (lane == 0) sm90::mbar_arrive(&bars.empty_k[stage]);
+      sm90::fence_accumulators(s);
+      if (t == num_tiles - 1) {  // every warp is past this row's last S (the only reader of Q)
+        turns.sync_warpgroup();
+        prefetch_q<Cfg>(p, q_smem, item + gridDim.x, consumer, thread);
+      }
+      const int valid_keys = min(kN, r.key_count - t * kN);
+      if (bits) {
+        or_tile_bits<kSTiles>(s, threshold, valid_keys, row_bits, t * kN, p.oracle.words, lane);
+      } else {
+        float rescale[2];
+        softmax_step(softmax, s, valid_keys, p.scale_log2, rescale);
+      }
+    }
+    if (num_tiles == 0) prefetch_q<Cfg>(p, q_smem, item + gridDim.x, consumer, thread);
+    tile_seq += num_tiles;
+    if (!bits) {
+      float row_sum[2];
+      softmax.finish(row_sum);
+      if (lane % 4 == 0)
+#pragma unroll
+        for (int half = 0; half < 2; ++half) {
+          const int q = q_warp0 + lane / 4 + 8 * half;
+          if (q < p.seq_q)
+            p.lse[lse_row0 + q] =
+                row_sum[half] > 0.f ? (softmax.row_max[half] + log2f(row_sum[half])) * 0.69314718055994531f : -INFINITY;
+        }
+    }
+  }
+}
+
+}  // namespace fgattn::cuda

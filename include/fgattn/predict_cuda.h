@@ -53,7 +53,8 @@ class TopCdfPredictor {
 };
 
 // The oracle with device-resident output; the same workspace and plan rules as TopCdfPredictor. Memory: the row
-// LSE (4 B per query), the bits (rows x Skv / 8 bytes) and the plan's index capacity (4 B x rows x Skv).
+// LSE (4 B per query), the bits (rows x block_m / 16 x Skv / 8 bytes: one bit row per warp) and the plan's index
+// capacity (4 B x rows x Skv).
 class OraclePredictor {
  public:
   OraclePredictor();

@@ -29,7 +29,8 @@ enum class ScoresOutput : int { row_lse = 0, oracle_bits = 1 };
 struct OracleBitsOutput {
   const float* lse = nullptr;     // (B, H, Sq) natural-log LSE of each query row over all keys
   float log2_tau = 0.f;           // keep (query block, key) iff some query's log2 P > log2 tau
-  std::uint64_t* bits = nullptr;  // (rows, words): bit j % 64 of word j / 64 = key j kept; zeroed before the launch
+  std::uint64_t* bits = nullptr;  // (rows, block_m / 16, words): each warp's 16 query rows; bit j % 64 of word j / 64
+                                  // = key j kept (the plan row keeps the OR of its warps' bits)
   int words = 0;                  // ceil(Skv / 64)
 };
 

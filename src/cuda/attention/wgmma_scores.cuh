@@ -5,8 +5,8 @@
 //  - row_lse: runs the online max / sum of exp2 (the attention kernel's softmax, without P V) and writes each
 //    query row's natural-log LSE to p.lse; or
 //  - oracle_bits: keeps key j for the plan row when some query q of the block has log2 P[q, j] > log2 tau, i.e.
-//    S[q, j] > (LSE_q log2 e + log2 tau) / scale_log2: one compare per score, no exponential. The warp ORs its
-//    16 rows over shuffles and one lane ORs each 64-key word into p.oracle.bits (zeroed by the caller).
+//    S[q, j] > (LSE_q log2 e + log2 tau) / scale_log2: one compare per score, no exponential. Each warp ORs its
+//    16 rows and stores one bit row of its own (p.oracle.bits holds block_m / 16 partial rows per plan row).
 // The two consumers of a 128-query row take turns issuing (ConsumerTurns), so one's softmax or compares run
 // under the other's wgmma.
 #include <cmath>
@@ -22,11 +22,12 @@
 namespace fgattn::cuda {
 
 // The oracle's keep bits of one warp's S tile (16 rows x kN keys; rows g and g + 8 in this thread): OR over the
-// rows, then one 64-bit word per 64 keys, ORed into the plan row's bits by lane 0.
+// rows (shuffles), then ballots put 32 consecutive keys in one word; lanes 0 and 1 store the tile's 64-key words in
+// this warp's own partial bit row (no atomics: bits_to_plan ORs the block's warps).
 template <int STiles>
-__device__ __forceinline__ void or_tile_bits(const float (&s)[STiles][4], const float (&threshold)[2], int valid_keys,
-                                             std::uint64_t* row_bits, int first_key, int words, int lane) {
-  constexpr int kWords = (STiles * 8 + 63) / 64;
+__device__ __forceinline__ void store_tile_bits(const float (&s)[STiles][4], const float (&threshold)[2], int valid_keys,
+                                                std::uint64_t* warp_bits, int first_key, int words, int lane) {
+  constexpr int kBallots = STiles / 4, kWords = (kBallots + 1) / 2;
   const int t = lane % 4;
   std::uint32_t mine = 0;  // bit 2 j + c: key 8 j + 2 t + c of the tile
 #pragma unroll
@@ -40,18 +41,16 @@ __device__ __forceinline__ void or_tile_bits(const float (&s)[STiles][4], const 
   mine |= __shfl_xor_sync(0xffffffffu, mine, 4);
   mine |= __shfl_xor_sync(0xffffffffu, mine, 8);
   mine |= __shfl_xor_sync(0xffffffffu, mine, 16);
+  // Ballot b holds keys 32 b + L (L = lane): key 8 j + 2 t' + c with j = 4 b + L / 8, t' = (L % 8) / 2, c = L % 2.
+  const std::uint32_t owner = __shfl_sync(0xffffffffu, mine, (lane % 8) / 2);
+  std::uint32_t ballot[kBallots];
+#pragma unroll
+  for (int b = 0; b < kBallots; ++b) ballot[b] = __ballot_sync(0xffffffffu, (owner >> (2 * (4 * b + lane / 8) + lane % 2)) & 1u);
 #pragma unroll
   for (int w = 0; w < kWords; ++w) {
-    std::uint64_t word = 0;
-#pragma unroll
-    for (int j = 8 * w; j < 8 * w + 8 && j < STiles; ++j)
-#pragma unroll
-      for (int c = 0; c < 2; ++c)
-        word |= static_cast<std::uint64_t>((mine >> (2 * j + c)) & 1u) << ((8 * j + 2 * t + c) % 64);
-    word |= __shfl_xor_sync(0xffffffffu, word, 1);
-    word |= __shfl_xor_sync(0xffffffffu, word, 2);
     const int index = first_key / 64 + w;
-    if (lane == 0 && word != 0 && index < words) atomicOr(reinterpret_cast<unsigned long long*>(row_bits + index), word);
+    if (lane == w && index < words)
+      warp_bits[index] = ballot[2 * w] | (2 * w + 1 < kBallots ? static_cast<std::uint64_t>(ballot[2 * w + 1]) << 32 : 0ull);
   }
 }
 
@@ -83,7 +82,9 @@ __device__ void consume_scores(const AttentionParams& p, std::uint32_t smem_addr
         if (q < p.seq_q) threshold[half] = (p.oracle.lse[lse_row0 + q] * 1.4426950408889634f + p.oracle.log2_tau) * inv_scale_log2;
       }
     }
-    std::uint64_t* row_bits = bits ? p.oracle.bits + item * p.oracle.words : nullptr;  // all_keys: item = plan row
+    // This warp's partial bit row: (plan row, warp of the block) — all_keys: item = plan row.
+    std::uint64_t* warp_bits =
+        bits ? p.oracle.bits + (item * (Cfg::kBlockM / 16) + consumer * 4 + warp) * p.oracle.words : nullptr;
     if (num_tiles > 0) wait_q(turns);
     OnlineSoftmax<kSTiles> softmax;
     float s[kSTiles][4];
@@ -107,7 +108,7 @@ __device__ void consume_scores(const AttentionParams& p, std::uint32_t smem_addr
       }
       const int valid_keys = min(kN, r.key_count - t * kN);
       if (bits) {
-        or_tile_bits<kSTiles>(s, threshold, valid_keys, row_bits, t * kN, p.oracle.words, lane);
+        store_tile_bits<kSTiles>(s, threshold, valid_keys, warp_bits, t * kN, p.oracle.words, lane);
       } else {
         float rescale[2];
         softmax_step(softmax, s, valid_keys, p.scale_log2, rescale);

@@ -11,8 +11,19 @@ namespace {
 
 constexpr int kWarpsPerCta = 8;
 
+// Word i of a row: the OR of its partial rows.
+struct RowBits {
+  const std::uint64_t* row;
+  int words, partials;
+  __device__ std::uint64_t operator[](int i) const {
+    std::uint64_t word = 0;
+    for (int part = 0; part < partials; ++part) word |= row[part * words + i];
+    return word;
+  }
+};
+
 // Word w of a row after grouping: a group of block_n keys is all-kept if any of its keys is kept.
-__device__ inline std::uint64_t grouped_word(const std::uint64_t* row, int w, int words, int block_n, int seq_kv) {
+__device__ inline std::uint64_t grouped_word(const RowBits& row, int w, int words, int block_n, int seq_kv) {
   std::uint64_t word = row[w];
   if (block_n > 1 && block_n <= 64) {
     const std::uint64_t group_mask = block_n == 64 ? ~0ull : ((1ull << block_n) - 1);
@@ -35,7 +46,7 @@ __global__ void plan_counts_kernel(BitsToPlanParams p) {
   const std::int64_t row = static_cast<std::int64_t>(blockIdx.x) * kWarpsPerCta + threadIdx.x / 32;
   const int lane = threadIdx.x % 32, words = (p.seq_kv + 63) / 64;
   if (row >= p.rows) return;
-  const std::uint64_t* bits = p.bits + row * words;
+  const RowBits bits{p.bits + row * p.partials * words, words, p.partials};
   long long count = 0;
   for (int w = lane; w < words; w += 32) count += __popcll(grouped_word(bits, w, words, p.block_n, p.seq_kv));
   for (int offset = 16; offset > 0; offset >>= 1) count += __shfl_xor_sync(0xffffffffu, count, offset);
@@ -50,7 +61,7 @@ __global__ void plan_fill_kernel(BitsToPlanParams p) {
   const std::int64_t row = static_cast<std::int64_t>(blockIdx.x) * kWarpsPerCta + threadIdx.x / 32;
   const int lane = threadIdx.x % 32, words = (p.seq_kv + 63) / 64;
   if (row >= p.rows) return;
-  const std::uint64_t* bits = p.bits + row * words;
+  const RowBits bits{p.bits + row * p.partials * words, words, p.partials};
   // Word by word, each lane owns two bits; a ballot gives every kept key its place, so the warp writes the
   // row's indices in order and coalesced.
   std::int32_t* out = p.indices + p.offsets[row];

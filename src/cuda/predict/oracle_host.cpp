@@ -86,7 +86,8 @@ const DevicePlan& OraclePredictor::run(const TensorView& q, const TensorView& k,
   const Plan shape = plan_with_sizes(q.batch(), q.heads(), q.seq(), k.seq(), options.block_m);  // checks the sizes
   const std::int64_t rows = shape.rows(), words = (shape.seq_kv + 63) / 64;
   w.tau = options.tau >= 0 ? options.tau : 0.5 / static_cast<double>(shape.seq_kv);
-  auto* bits = w.bits.get<std::uint64_t>(static_cast<std::size_t>(rows * words), "oracle workspace");
+  const int partials = options.block_m / 16;  // one bit row per warp of the block (wgmma_scores.cuh)
+  auto* bits = w.bits.get<std::uint64_t>(static_cast<std::size_t>(rows * partials * words), "oracle workspace");
   BitsToPlanParams bp;
   bp.counts = w.counts.get<std::int32_t>(static_cast<std::size_t>(rows), "oracle workspace");
   bp.row_ids = w.row_ids.get<std::int32_t>(static_cast<std::size_t>(rows), "oracle workspace");
@@ -110,13 +111,12 @@ const DevicePlan& OraclePredictor::run(const TensorView& q, const TensorView& k,
     lse = scores.lse;
   }
   // Pass 2: the bits, S again against each row's threshold.
-  check_cuda(cudaMemsetAsync(bits, 0, static_cast<std::size_t>(rows * words) * sizeof(std::uint64_t), stream),
-             "oracle bits reset");
   scores.scores = ScoresOutput::oracle_bits;
   scores.lse = nullptr;
   scores.oracle = {lse, static_cast<float>(std::log2(w.tau)), bits, static_cast<int>(words)};
   check_cuda(launch_scores(scores, stream), "oracle bits");
   bp.bits = bits;
+  bp.partials = partials;
   bp.rows = rows;
   bp.seq_kv = static_cast<int>(shape.seq_kv);
   bp.block_n = n;

@@ -14,7 +14,8 @@ namespace fgattn::cuda {
 enum class ElementType : int { bf16 = 0, f16 = 1 };
 
 struct BitsToPlanParams {
-  const std::uint64_t* bits = nullptr;
+  const std::uint64_t* bits = nullptr;  // (rows, partials, words): a key is kept if any partial row keeps it
+  int partials = 1;
   std::int64_t rows = 0;
   int seq_kv = 0;
   int block_n = 1;                 // 1..64 dividing 64, or a multiple of 64

@@ -33,10 +33,17 @@ __device__ __forceinline__ void store_tile_bits(const float (&s)[STiles][4], con
 #pragma unroll
   for (int j = 0; j < STiles; ++j)
 #pragma unroll
-    for (int c = 0; c < 2; ++c) {
-      const bool keep = 8 * j + 2 * t + c < valid_keys && (s[j][c] > threshold[0] || s[j][2 + c] > threshold[1]);
-      mine |= static_cast<std::uint32_t>(keep) << (2 * j + c);
-    }
+    for (int c = 0; c < 2; ++c)
+      if (s[j][c] > threshold[0] || s[j][2 + c] > threshold[1]) mine |= 1u << (2 * j + c);
+  if (valid_keys < STiles * 8) {  // the row's partial last tile: slots past its keys hold zero-filled rows
+    std::uint32_t valid = 0;
+#pragma unroll
+    for (int j = 0; j < STiles; ++j)
+#pragma unroll
+      for (int c = 0; c < 2; ++c)
+        if (8 * j + 2 * t + c < valid_keys) valid |= 1u << (2 * j + c);
+    mine &= valid;
+  }
   // Lanes with the same t hold the same keys for different rows.
   mine |= __shfl_xor_sync(0xffffffffu, mine, 4);
   mine |= __shfl_xor_sync(0xffffffffu, mine, 8);
@@ -87,8 +94,10 @@ __device__ void consume_scores(const AttentionParams& p, std::uint32_t smem_addr
         bits ? p.oracle.bits + (item * (Cfg::kBlockM / 16) + consumer * 4 + warp) * p.oracle.words : nullptr;
     if (num_tiles > 0) wait_q(turns);
     OnlineSoftmax<kSTiles> softmax;
-    float s[kSTiles][4];
-    for (int t = 0; t < num_tiles; ++t) {
+    // Two S buffers: S_{t+1} is issued before S_t is used, so the tensor cores work under this warpgroup's
+    // compares or softmax (the CUDA-core work per tile is as long as its wgmma here: there is no P V to hide it).
+    float s_even[kSTiles][4], s_odd[kSTiles][4];
+    auto issue = [&](int t, float(&s)[kSTiles][4]) {
       const int seq = tile_seq + t, stage = seq % Cfg::kStages;
       sm90::mbar_wait(&bars.full_k[stage], (seq / Cfg::kStages) & 1);
       sm90::fence_generic_to_async();
@@ -98,9 +107,11 @@ __device__ void consume_scores(const AttentionParams& p, std::uint32_t smem_addr
       qk.issue(stage, s);
       sm90::gmma_commit();
       turns.pass_turn();
-      sm90::gmma_wait<0>();
+    };
+    // Uses S_t once its wgmma has completed: frees the K stage, then the bits or the softmax step.
+    auto use = [&](int t, float(&s)[kSTiles][4]) {
       __syncwarp();
-      if (lane == 0) sm90::mbar_arrive(&bars.empty_k[stage]);
+      if (lane == 0) sm90::mbar_arrive(&bars.empty_k[(tile_seq + t) % Cfg::kStages]);
       sm90::fence_accumulators(s);
       if (t == num_tiles - 1) {  // every warp is past this row's last S (the only reader of Q)
         turns.sync_warpgroup();
@@ -112,6 +123,29 @@ __device__ void consume_scores(const AttentionParams& p, std::uint32_t smem_addr
       } else {
         float rescale[2];
         softmax_step(softmax, s, valid_keys, p.scale_log2, rescale);
+      }
+    };
+    // Unrolled by two so each buffer's state is explicit on every path (ptxas serialises the wgmma otherwise):
+    // at the top of the loop S_t is in flight in s_even; a break leaves nothing in flight.
+    if (num_tiles > 0) {
+      issue(0, s_even);
+      for (int t = 0;; t += 2) {
+        if (t + 1 >= num_tiles) {
+          sm90::gmma_wait<0>();
+          use(t, s_even);
+          break;
+        }
+        issue(t + 1, s_odd);
+        sm90::gmma_wait<1>();  // S_t is ready; S_{t+1} may still run
+        use(t, s_even);
+        if (t + 2 >= num_tiles) {
+          sm90::gmma_wait<0>();
+          use(t + 1, s_odd);
+          break;
+        }
+        issue(t + 2, s_even);
+        sm90::gmma_wait<1>();
+        use(t + 1, s_odd);
       }
     }
     if (num_tiles == 0) prefetch_q<Cfg>(p, q_smem, item + gridDim.x, consumer, thread);

@@ -42,13 +42,19 @@ __device__ inline std::uint64_t grouped_word(const RowBits& row, int w, int word
   return word;
 }
 
+// Also merges each row's partial bit rows into its first one, the only one plan_fill reads. (A lane may read a
+// neighbour's first-partial word before or after the merge: OR with the other partials gives the same word.)
 __global__ void plan_counts_kernel(BitsToPlanParams p) {
   const std::int64_t row = static_cast<std::int64_t>(blockIdx.x) * kWarpsPerCta + threadIdx.x / 32;
   const int lane = threadIdx.x % 32, words = (p.seq_kv + 63) / 64;
   if (row >= p.rows) return;
-  const RowBits bits{p.bits + row * p.partials * words, words, p.partials};
+  std::uint64_t* first = p.bits + row * p.partials * words;
+  const RowBits bits{first, words, p.partials};
   long long count = 0;
-  for (int w = lane; w < words; w += 32) count += __popcll(grouped_word(bits, w, words, p.block_n, p.seq_kv));
+  for (int w = lane; w < words; w += 32) {
+    count += __popcll(grouped_word(bits, w, words, p.block_n, p.seq_kv));
+    if (p.partials > 1) first[w] = bits[w];
+  }
   for (int offset = 16; offset > 0; offset >>= 1) count += __shfl_xor_sync(0xffffffffu, count, offset);
   if (lane == 0) {
     p.offsets[row + 1] = count;
@@ -61,7 +67,7 @@ __global__ void plan_fill_kernel(BitsToPlanParams p) {
   const std::int64_t row = static_cast<std::int64_t>(blockIdx.x) * kWarpsPerCta + threadIdx.x / 32;
   const int lane = threadIdx.x % 32, words = (p.seq_kv + 63) / 64;
   if (row >= p.rows) return;
-  const RowBits bits{p.bits + row * p.partials * words, words, p.partials};
+  const RowBits bits{p.bits + row * p.partials * words, words, 1};  // merged by plan_counts
   // Word by word, each lane owns two bits; a ballot gives every kept key its place, so the warp writes the
   // row's indices in order and coalesced.
   std::int32_t* out = p.indices + p.offsets[row];

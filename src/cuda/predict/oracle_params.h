@@ -14,7 +14,8 @@ namespace fgattn::cuda {
 enum class ElementType : int { bf16 = 0, f16 = 1 };
 
 struct BitsToPlanParams {
-  const std::uint64_t* bits = nullptr;  // (rows, partials, words): a key is kept if any partial row keeps it
+  std::uint64_t* bits = nullptr;  // (rows, partials, words): a key is kept if any partial row keeps it (plan_counts
+                                  // merges them into each row's first partial)
   int partials = 1;
   std::int64_t rows = 0;
   int seq_kv = 0;
@@ -25,7 +26,8 @@ struct BitsToPlanParams {
   std::int32_t* row_ids = nullptr;  // optional (rows): 0..rows-1, the values of the row sort
 };
 
-// Counts each row's kept keys into offsets[1..rows] (offsets[0] = 0) — scan them before fill.
+// Counts each row's kept keys into offsets[1..rows] (offsets[0] = 0) — scan them before fill, which reads the
+// partial rows that plan_counts merged.
 cudaError_t launch_plan_counts(const BitsToPlanParams& p, cudaStream_t stream);
 cudaError_t launch_plan_fill(const BitsToPlanParams& p, cudaStream_t stream);
 

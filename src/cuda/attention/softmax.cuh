@@ -13,8 +13,9 @@ struct OnlineSoftmax {
   float row_max[2] = {-INFINITY, -INFINITY};  // running max of the scaled base-2 logits
   float row_sum[2] = {0.f, 0.f};              // this thread's partial sum of exp2(logit - max)
 
-  // s: raw scores (NTiles x 4). Scales to base 2, masks slots >= valid_keys, exponentiates in place and
-  // returns each row's rescale factor for the output accumulator.
+  // s: raw scores (NTiles x 4). Masks slots >= valid_keys, exponentiates in place (exp2 of the scaled logit minus
+  // the running max) and returns each row's rescale factor for the output accumulator. The max is taken over the
+  // raw scores (scale_log2 > 0 keeps the order), so each score costs one FFMA and one ex2 (no separate scaling).
   template <bool Masked = true>
   __device__ __forceinline__ void step(float (&s)[NTiles][4], int valid_keys, float scale_log2, float (&rescale)[2]) {
     const int col0 = 2 * (static_cast<int>(threadIdx.x) % 4);
@@ -23,24 +24,25 @@ struct OnlineSoftmax {
     for (int j = 0; j < NTiles; ++j)
 #pragma unroll
       for (int e = 0; e < 4; ++e) {
-        const int col = j * 8 + col0 + (e & 1);
-        s[j][e] = !Masked || col < valid_keys ? s[j][e] * scale_log2 : -INFINITY;
+        if (Masked && j * 8 + col0 + (e & 1) >= valid_keys) s[j][e] = -INFINITY;
         tile_max[e / 2] = fmaxf(tile_max[e / 2], s[j][e]);
       }
+    float neg_max[2];
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
       tile_max[r] = fmaxf(tile_max[r], __shfl_xor_sync(0xffffffffu, tile_max[r], 1));
       tile_max[r] = fmaxf(tile_max[r], __shfl_xor_sync(0xffffffffu, tile_max[r], 2));
-      const float new_max = fmaxf(row_max[r], tile_max[r]);
+      const float new_max = fmaxf(row_max[r], tile_max[r] * scale_log2);
       rescale[r] = ptx::fast_exp2(row_max[r] - new_max);  // exp2(-inf) = 0 on the first tile
       row_max[r] = new_max;
       row_sum[r] *= rescale[r];
+      neg_max[r] = -new_max;
     }
 #pragma unroll
     for (int j = 0; j < NTiles; ++j)
 #pragma unroll
       for (int e = 0; e < 4; ++e) {
-        s[j][e] = ptx::fast_exp2(s[j][e] - row_max[e / 2]);
+        s[j][e] = ptx::fast_exp2(fmaf(s[j][e], scale_log2, neg_max[e / 2]));
         row_sum[e / 2] += s[j][e];
       }
   }

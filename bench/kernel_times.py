@@ -2,6 +2,7 @@
 """Summarise an `ncu --metrics gpu__time_duration.sum --csv` log: per kernel, launches and median / total duration.
 
     python3 bench/kernel_times.py predict_profile.csv > predict_profile.md
+    python3 bench/kernel_times.py predict_profile.csv --launches scores_only   # one kernel's launches, in order
 """
 import csv
 import io
@@ -9,8 +10,11 @@ import statistics
 import sys
 from collections import defaultdict
 
+# src/cuda/attention/wgmma_config.cuh, enum class KernelMode.
+KERNEL_MODES = {"0": "(attention)", "1": "(no_gather)", "2": "(no_math)", "3": "(scores_only: oracle LSE / bits)"}
 
-def main(path: str) -> None:
+
+def main(path: str, launches_of: str | None = None) -> None:
     text = open(path, encoding="utf-8", errors="replace").read()
     start = text.find('"ID"')
     if start < 0:
@@ -21,11 +25,20 @@ def main(path: str) -> None:
         if rec.get("Metric Name") != "gpu__time_duration.sum":
             continue
         name = rec["Kernel Name"].replace("(anonymous namespace)::", "").replace("<unnamed>::", "").removeprefix("void ")
-        name = name.split("(")[0].split("<")[0].strip()
+        full = name.split("(")[0]
+        name = full.split("<")[0].strip()
+        if name.endswith("attention_wgmma_kernel"):  # one kernel template, several jobs: name its KernelMode
+            mode = full.rstrip("> ").split(",")[-1].strip()
+            name += " " + KERNEL_MODES.get(mode, f"mode {mode}")
         scale = {"ns": 1e-3, "nsecond": 1e-3, "us": 1.0, "usecond": 1.0, "ms": 1e3, "msecond": 1e3, "s": 1e6, "second": 1e6}[rec["Metric Unit"]]
         if name not in durations:
             order.append(name)
         durations[name].append(float(rec["Metric Value"].replace(",", "")) * scale)
+    if launches_of is not None:
+        for name in order:
+            if launches_of in name:
+                print(f"{name}: " + ", ".join(f"{d:.1f}" for d in durations[name]) + " us (launch order)")
+        return
     print("| kernel (first launch order) | launches | median us | min us | max us |")
     print("|---|---|---|---|---|")
     for name in order:
@@ -34,4 +47,4 @@ def main(path: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1], sys.argv[3] if len(sys.argv) > 3 and sys.argv[2] == "--launches" else None)

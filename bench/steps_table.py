@@ -6,7 +6,9 @@ import json
 import os
 
 root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
-steps = sorted(d for d in os.listdir(root) if d.startswith("step") and os.path.isdir(os.path.join(root, d)))
+# In step order (step10 after step9, not after step1).
+steps = sorted((d for d in os.listdir(root) if d.startswith("step") and os.path.isdir(os.path.join(root, d))),
+               key=lambda d: int("".join(c for c in d.split("-")[0] if c.isdigit())))
 data = {}
 for s in steps:
     full = os.path.join(root, s, "bench_fgattn.json")

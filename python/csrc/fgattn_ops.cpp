@@ -10,10 +10,15 @@
 //   tensor is passed as t.transpose(1, 2)); offsets int64 [B*H*ceil(Sq/block_m) + 1], indices int32 [nnz]: the
 //   plan's CSR (DESIGN.md). out: like q (empty_like, so a BHSD-strided q gives a BHSD-strided out).
 //   lse: fp32 [B, H, Sq] (natural log) when return_lse, else an empty fp32 tensor of shape [0].
-//   fgattn::oracle_plan(Tensor q, Tensor k, int block_m, float? tau=None) -> (Tensor offsets, Tensor indices)
-//     the library's exact oracle (CPU, double): keep key j for block i iff max_{q in i} P[q, j] > tau (0.5/Skv).
+//   fgattn::oracle_plan(Tensor q, Tensor k, int block_m, float? tau=None, Tensor? lse=None)
+//     -> (Tensor offsets, Tensor indices)   the library's oracle: keep key j for block i iff max_{q in i} P[q, j] > tau
+//     (0.5/Skv). CPU: exact, in double (lse must be None). CUDA: the tensor-core OraclePredictor; with lse (attention's
+//     fp32 [B, H, Sq] LSE at the default scale, on q's device) only its bits pass runs (predict_from_lse).
 //   fgattn::topcdf_plan(Tensor q, Tensor k, int block_m, int pool, float tau, float sim_threshold)
-//     -> (Tensor offsets, Tensor indices)   pooled-block Top-CDF with the self-similarity guard (CPU)
+//     -> (Tensor offsets, Tensor indices)   pooled-block Top-CDF with the self-similarity guard (CPU, or CUDA:
+//     TopCdfPredictor)
+//   The plan ops return the CSR as CPU tensors whatever the inputs' device (attention() takes them so).
+//   fgattn::built_with_cuda() -> bool   whether CUDA tensors run the kernel and the GPU predictors
 //   fgattn::load_plan(str path) -> (Tensor offsets, Tensor indices, int[] sizes)   sizes = [B, H, Sq, Skv, block_m]
 //   fgattn::save_plan(str path, Tensor offsets, Tensor indices, int[] sizes) -> ()  the C++ plan file format
 //   fgattn::workload(int frames, int height, int width, int heads, int head_dim, int text_tokens=0, int seed=1)
@@ -33,6 +38,7 @@
 #include <mutex>
 
 #include "fgattn/cuda.h"
+#include "fgattn/predict_cuda.h"
 #endif
 
 #include "fgattn/attention.h"
@@ -217,8 +223,10 @@ std::tuple<at::Tensor, at::Tensor> plan_tensors(const fgattn::Plan& plan) {
 }
 
 std::tuple<at::Tensor, at::Tensor> oracle_plan_cpu(const at::Tensor& q, const at::Tensor& k, int64_t block_m,
-                                                   std::optional<double> tau) {
+                                                   std::optional<double> tau, const std::optional<at::Tensor>& lse) {
   TORCH_CHECK_VALUE(q.is_cpu() && k.is_cpu(), "fgattn.oracle_plan: q and k must be CPU tensors");
+  TORCH_CHECK_VALUE(!lse.has_value(), "fgattn.oracle_plan: lse is taken on CUDA only (the CPU oracle computes the "
+                    "exact LSE itself in double; fgattn.oracle_plan(..., lse=) in Python covers the CPU)");
   try {
     fgattn::OracleOptions options;
     options.block_m = static_cast<int>(block_m);
@@ -244,6 +252,81 @@ std::tuple<at::Tensor, at::Tensor> topcdf_plan_cpu(const at::Tensor& q, const at
   }
 }
 
+#ifdef FGATTN_WITH_CUDA
+// The GPU predictors behind the plan ops. A predictor per call: its workspace (bits and the plan's index capacity,
+// 4 B x rows x Skv) is cudaMalloc'd outside torch's caching allocator and freed on return, so nothing stays held
+// between the rare refresh steps that call these. Runs on torch's current stream; download() waits for it.
+void check_same_cuda_device(const at::Tensor& q, const at::Tensor& k, const char* op) {
+  TORCH_CHECK_VALUE(q.is_cuda() && k.device() == q.device(), op, ": q and k must be on the same CUDA device, got ",
+                    q.device(), ", ", k.device());
+}
+
+std::tuple<at::Tensor, at::Tensor> oracle_plan_cuda(const at::Tensor& q, const at::Tensor& k, int64_t block_m,
+                                                    std::optional<double> tau, const std::optional<at::Tensor>& lse) {
+  check_same_cuda_device(q, k, "fgattn.oracle_plan");
+  const c10::DeviceGuard guard(q.device());
+  at::Tensor lse_dense;
+  if (lse.has_value()) {
+    const at::Tensor& l = *lse;
+    TORCH_CHECK_VALUE(l.device() == q.device(), "fgattn.oracle_plan: lse must be on q's device ", q.device(),
+                      ", got ", l.device());
+    TORCH_CHECK_TYPE(l.scalar_type() == at::kFloat, "fgattn.oracle_plan: lse must be float32 (attention()'s LSE), "
+                     "got ", l.scalar_type());
+    TORCH_CHECK_VALUE(l.dim() == 3 && l.size(0) == q.size(0) && l.size(1) == q.size(2) && l.size(2) == q.size(1),
+                      "fgattn.oracle_plan: lse must have shape [B, H, Sq] = [", q.size(0), ", ", q.size(2), ", ",
+                      q.size(1), "], got ", l.sizes());
+    lse_dense = l.contiguous();
+  }
+  const cudaStream_t stream = c10::cuda::getCurrentCUDAStream(q.device().index()).stream();
+  try {
+    fgattn::OracleOptions options;
+    options.block_m = static_cast<int>(block_m);
+    options.tau = tau.value_or(-1.0);
+    fgattn::OraclePredictor predictor;
+    if (lse.has_value()) {
+      predictor.predict_from_lse(to_view(q, "q"), to_view(k, "k"), lse_dense.data_ptr<float>(), options, stream);
+    } else {
+      predictor.predict(to_view(q, "q"), to_view(k, "k"), options, stream);
+    }
+    return plan_tensors(predictor.download(stream));
+  } catch (const fgattn::Error& e) {
+    TORCH_CHECK_VALUE(false, "fgattn.oracle_plan: ", e.what());
+  }
+}
+
+std::tuple<at::Tensor, at::Tensor> topcdf_plan_cuda(const at::Tensor& q, const at::Tensor& k, int64_t block_m,
+                                                    int64_t pool, double tau, double sim_threshold) {
+  check_same_cuda_device(q, k, "fgattn.topcdf_plan");
+  const c10::DeviceGuard guard(q.device());
+  const cudaStream_t stream = c10::cuda::getCurrentCUDAStream(q.device().index()).stream();
+  try {
+    fgattn::TopCdfOptions options;
+    options.block_m = static_cast<int>(block_m);
+    options.pool = static_cast<int>(pool);
+    options.tau = tau;
+    options.sim_threshold = sim_threshold;
+    fgattn::TopCdfPredictor predictor;
+    predictor.predict(to_view(q, "q"), to_view(k, "k"), options, stream);
+    return plan_tensors(predictor.download(stream));
+  } catch (const fgattn::Error& e) {
+    TORCH_CHECK_VALUE(false, "fgattn.topcdf_plan: ", e.what());
+  }
+}
+#else
+[[noreturn]] void built_without_cuda(const at::Tensor& q, const char* op) {
+  TORCH_CHECK(false, op, ": q is on ", q.device(), ", but the fgattn op library was built without CUDA (configure "
+              "with nvcc present and -DFGATTN_ENABLE_CUDA=ON), or move q and k to the CPU");
+}
+std::tuple<at::Tensor, at::Tensor> oracle_plan_cuda(const at::Tensor& q, const at::Tensor&, int64_t,
+                                                    std::optional<double>, const std::optional<at::Tensor>&) {
+  built_without_cuda(q, "fgattn.oracle_plan");
+}
+std::tuple<at::Tensor, at::Tensor> topcdf_plan_cuda(const at::Tensor& q, const at::Tensor&, int64_t, int64_t, double,
+                                                    double) {
+  built_without_cuda(q, "fgattn.topcdf_plan");
+}
+#endif
+
 std::tuple<at::Tensor, at::Tensor, std::vector<int64_t>> load_plan(c10::string_view path) {
   try {
     const fgattn::Plan plan = fgattn::load_plan(std::string(path));
@@ -268,6 +351,14 @@ void save_plan(c10::string_view path, const at::Tensor& offsets, const at::Tenso
   } catch (const fgattn::Error& e) {
     TORCH_CHECK_VALUE(false, "fgattn.save_plan: ", e.what());
   }
+}
+
+bool built_with_cuda() {
+#ifdef FGATTN_WITH_CUDA
+  return true;
+#else
+  return false;
+#endif
 }
 
 // The generator's Q, K, V as fp32 CPU tensors (copied out of its host tensors; packed BSHD).
@@ -297,9 +388,11 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> workload(int64_t frames, int64_t 
 TORCH_LIBRARY(fgattn, m) {
   m.def("attention(Tensor q, Tensor k, Tensor v, Tensor offsets, Tensor indices, int block_m, float? scale=None, "
         "bool return_lse=False) -> (Tensor out, Tensor lse)");
-  m.def("oracle_plan(Tensor q, Tensor k, int block_m, float? tau=None) -> (Tensor offsets, Tensor indices)");
+  m.def("oracle_plan(Tensor q, Tensor k, int block_m, float? tau=None, Tensor? lse=None) -> "
+        "(Tensor offsets, Tensor indices)");
   m.def("topcdf_plan(Tensor q, Tensor k, int block_m, int pool, float tau, float sim_threshold) -> "
         "(Tensor offsets, Tensor indices)");
+  m.def("built_with_cuda() -> bool", &built_with_cuda);
   m.def("load_plan(str path) -> (Tensor offsets, Tensor indices, int[] sizes)", &load_plan);
   m.def("save_plan(str path, Tensor offsets, Tensor indices, int[] sizes) -> ()", &save_plan);
   m.def("workload(int frames, int height, int width, int heads, int head_dim, int text_tokens=0, int seed=1) -> "
@@ -311,4 +404,8 @@ TORCH_LIBRARY_IMPL(fgattn, CPU, m) {
   m.impl("oracle_plan", &oracle_plan_cpu);
   m.impl("topcdf_plan", &topcdf_plan_cpu);
 }
-TORCH_LIBRARY_IMPL(fgattn, CUDA, m) { m.impl("attention", &attention_cuda); }
+TORCH_LIBRARY_IMPL(fgattn, CUDA, m) {
+  m.impl("attention", &attention_cuda);
+  m.impl("oracle_plan", &oracle_plan_cuda);
+  m.impl("topcdf_plan", &topcdf_plan_cuda);
+}

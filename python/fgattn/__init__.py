@@ -2,6 +2,7 @@
 
     import fgattn
     plan = fgattn.Plan.dense(B, H, Sq, Skv, block_m=128)        # or fgattn.oracle_plan(q, k), Plan.from_token_mask...
+                                                                  # (oracle_plan on CUDA: the tensor-core predictor)
     out = fgattn.attention(q, k, v, plan)                         # q, k, v: [B, S, H, D] (layout="bhsd" for [B, H, S, D])
 
 The op is torch.ops.fgattn.attention (schema in python/README.md); CPU tensors run the library's reference, CUDA
@@ -13,12 +14,12 @@ import torch
 
 from ._ops import load_library
 from .plan import Plan, dense_plan
-from .predict import cpu_oracle_plan, oracle_plan, oracle_plan_at_density, slice_scores, topcdf_plan
+from .predict import built_with_cuda, cpu_oracle_plan, oracle_plan, oracle_plan_at_density, slice_scores, topcdf_plan
 from .workload import video_workload
 
-__all__ = ["attention", "Plan", "dense_plan", "oracle_plan", "oracle_plan_at_density", "cpu_oracle_plan", "topcdf_plan",
-           "slice_scores", "video_workload", "load_library", "FgattnProcessor", "SparsitySchedule",
-           "HunyuanVideoFgattnProcessor"]
+__all__ = ["attention", "Plan", "built_with_cuda", "dense_plan", "oracle_plan", "oracle_plan_at_density",
+           "cpu_oracle_plan", "topcdf_plan", "slice_scores", "video_workload", "load_library", "FgattnProcessor",
+           "SparsitySchedule", "HunyuanVideoFgattnProcessor"]
 
 load_library()
 

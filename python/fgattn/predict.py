@@ -1,7 +1,13 @@
-"""Predictors that return a Plan, in torch ops (CPU or GPU; exact, meant for small inputs or chosen steps).
+"""Predictors that return a Plan.
 
 oracle: keep key j for query block i iff max over the block's queries of softmax probability P[q, j] > tau
-(DESIGN.md; default tau = 0.5 / Skv). The C++ library's oracle (fgattn::oracle_plan) computes the same in double.
+(DESIGN.md; default tau = 0.5 / Skv). Two implementations of the same rule:
+- "kernel": the C++ library's (torch.ops.fgattn.oracle_plan): on CUDA tensors the tensor-core OraclePredictor (row
+  LSE, then one bit per (query block, key); 1.14x a dense attention at Wan 480p, 0.51x given the LSE), on
+  CPU tensors the exact oracle in double;
+- "torch": torch ops on any device (fp32 on GPUs, fp64 on the CPU; S x S scores in chunks: exact but slow).
+backend="auto" takes the kernel for the inputs the GPU predictor supports (see _gpu_inputs) and torch ops
+otherwise. The kernel's plan equals the exact one except for keys whose score lies within rounding of tau.
 """
 from __future__ import annotations
 
@@ -11,12 +17,40 @@ import torch
 
 from .plan import Plan
 
+_BACKENDS = ("auto", "kernel", "torch")
+_GPU_DTYPES = (torch.bfloat16, torch.float16)
+_GPU_HEAD_DIMS = (64, 128)
+_GPU_BLOCK_M = (64, 128)
+_GPU_MAX_KEY_POOLS = 5120  # include/fgattn/predict_cuda.h: Top-CDF on the GPU
+
+
+def built_with_cuda() -> bool:
+    """Whether the op library has its CUDA path (kernel and GPU predictors)."""
+    return bool(torch.ops.fgattn.built_with_cuda())
+
+
+def _check_backend(backend: str) -> None:
+    if backend not in _BACKENDS:
+        raise ValueError(f"backend: must be one of {_BACKENDS}, got {backend!r}")
+
+
+def _gpu_inputs(q: torch.Tensor, block_m: int) -> bool:
+    """The inputs the library's GPU predictors take (include/fgattn/predict_cuda.h); they check the rest."""
+    return (q.is_cuda and q.dtype in _GPU_DTYPES and q.dim() == 4 and q.shape[-1] in _GPU_HEAD_DIMS
+            and block_m in _GPU_BLOCK_M and built_with_cuda())
+
+
+def _bshd(t: torch.Tensor, layout: str) -> torch.Tensor:
+    return t.transpose(1, 2) if layout == "bhsd" else t
+
 
 def slice_scores(q: torch.Tensor, k: torch.Tensor, block_m: int = 128, layout: str = "bshd",
-                 scale: float | None = None, chunk_elems: int = 1 << 24) -> torch.Tensor:
+                 scale: float | None = None, chunk_elems: int = 1 << 24,
+                 lse: torch.Tensor | None = None) -> torch.Tensor:
     """[B, H, nQB, Skv] fp32: max over each query block's queries of the softmax probability of each key.
 
-    Computed per (batch, head) in chunks of query blocks, so at most ~chunk_elems scores live at once."""
+    Computed per (batch, head) in chunks of query blocks, so at most ~chunk_elems scores live at once. With `lse`
+    (attention()'s [B, H, Sq] natural-log LSE at the same scale) P = exp(scale * q.k - lse) instead of a softmax."""
     if layout not in ("bshd", "bhsd"):
         raise ValueError(f"layout: must be 'bshd' or 'bhsd', got {layout!r}")
     if q.dim() != 4 or k.dim() != 4:
@@ -27,6 +61,8 @@ def slice_scores(q: torch.Tensor, k: torch.Tensor, block_m: int = 128, layout: s
     seq_kv = k.shape[2]
     scale = 1.0 / math.sqrt(dim) if scale is None else scale
     nqb = -(-seq_q // block_m)
+    if lse is not None and tuple(lse.shape) != (batch, heads, seq_q):
+        raise ValueError(f"lse: must have shape [B, H, Sq] = {[batch, heads, seq_q]}, got {list(lse.shape)}")
     acc = torch.float64 if q.device.type == "cpu" else torch.float32
     out = torch.empty(batch, heads, nqb, seq_kv, dtype=torch.float32, device=q.device)
     blocks_per_chunk = max(1, chunk_elems // max(1, block_m * seq_kv))
@@ -36,7 +72,11 @@ def slice_scores(q: torch.Tensor, k: torch.Tensor, block_m: int = 128, layout: s
             for qb0 in range(0, nqb, blocks_per_chunk):
                 qb1 = min(nqb, qb0 + blocks_per_chunk)
                 qq = q[b, h, qb0 * block_m: min(seq_q, qb1 * block_m)].to(acc)
-                p = torch.softmax((qq @ kk.T) * scale, dim=-1)
+                s = (qq @ kk.T) * scale
+                if lse is None:
+                    p = torch.softmax(s, dim=-1)
+                else:
+                    p = torch.exp(s - lse[b, h, qb0 * block_m: qb0 * block_m + s.shape[0], None].to(acc))
                 pad = (qb1 - qb0) * block_m - p.shape[0]
                 if pad:
                     p = torch.cat([p, p.new_zeros(pad, seq_kv)])
@@ -45,33 +85,63 @@ def slice_scores(q: torch.Tensor, k: torch.Tensor, block_m: int = 128, layout: s
 
 
 def oracle_plan(q: torch.Tensor, k: torch.Tensor, block_m: int = 128, tau: float | None = None,
-                layout: str = "bshd", scale: float | None = None) -> Plan:
-    """The oracle M x 1 plan: keep key j for block i iff max_{q in i} P[q, j] > tau (default 0.5 / Skv)."""
-    scores = slice_scores(q, k, block_m, layout, scale)
+                layout: str = "bshd", scale: float | None = None, lse: torch.Tensor | None = None,
+                backend: str = "auto") -> Plan:
+    """The oracle M x 1 plan: keep key j for block i iff max_{q in i} P[q, j] > tau (default 0.5 / Skv).
+
+    lse: optional [B, H, Sq] fp32 LSE of q against all of k (attention(..., return_lse=True) with a dense plan and
+    the same scale), e.g. from a dense forward the pipeline runs anyway: the GPU predictor then skips its LSE pass.
+    backend: "auto" (the kernel on CUDA for bf16/fp16, D = 64 or 128, block_m = 64 or 128, the default scale; torch
+    ops otherwise), "kernel" (the library: GPU, or the exact CPU oracle without lse) or "torch"."""
+    _check_backend(backend)
+    use_kernel = backend == "kernel" or (backend == "auto" and scale is None and _gpu_inputs(q, block_m))
+    if use_kernel:
+        if scale is not None:
+            raise ValueError("scale: the library's oracle uses the default 1/sqrt(D); pass backend='torch' for another")
+        qb, kb = _bshd(q, layout), _bshd(k, layout)
+        off, idx = torch.ops.fgattn.oracle_plan(qb, kb, block_m, tau, lse)
+        return Plan(off, idx, qb.shape[0], qb.shape[2], qb.shape[1], kb.shape[1], block_m)
+    scores = slice_scores(q, k, block_m, layout, scale, lse=lse)
     seq_q = q.shape[1] if layout == "bshd" else q.shape[2]
     tau = 0.5 / scores.shape[3] if tau is None else tau
     return Plan.from_key_mask(scores > tau, seq_q, block_m)
 
 
 def _cpu_bshd(t: torch.Tensor, layout: str) -> torch.Tensor:
-    t = t.transpose(1, 2) if layout == "bhsd" else t
+    t = _bshd(t, layout)
     return t.cpu() if t.dtype in (torch.float32, torch.bfloat16, torch.float16) else t.float().cpu()
 
 
 def cpu_oracle_plan(q: torch.Tensor, k: torch.Tensor, block_m: int = 128, tau: float | None = None,
                     layout: str = "bshd") -> Plan:
-    """The C++ library's oracle (double, threaded) on the CPU: the same rule as oracle_plan."""
+    """The C++ library's exact oracle (double, threaded) on the CPU, wherever q and k live: the same rule as
+    oracle_plan."""
     q, k = _cpu_bshd(q, layout), _cpu_bshd(k, layout)
     off, idx = torch.ops.fgattn.oracle_plan(q, k, block_m, tau)
     return Plan(off, idx, q.shape[0], q.shape[2], q.shape[1], k.shape[1], block_m)
 
 
 def topcdf_plan(q: torch.Tensor, k: torch.Tensor, block_m: int = 128, pool: int = 16, tau: float = 0.9,
-                sim_threshold: float = 0.5, layout: str = "bshd") -> Plan:
-    """The library's pooled-block Top-CDF predictor with the self-similarity guard (DESIGN.md), on the CPU."""
-    q, k = _cpu_bshd(q, layout), _cpu_bshd(k, layout)
-    off, idx = torch.ops.fgattn.topcdf_plan(q, k, block_m, pool, tau, sim_threshold)
-    return Plan(off, idx, q.shape[0], q.shape[2], q.shape[1], k.shape[1], block_m)
+                sim_threshold: float = 0.5, layout: str = "bshd", backend: str = "auto") -> Plan:
+    """The library's pooled-block Top-CDF predictor with the self-similarity guard (DESIGN.md).
+
+    backend: "auto" runs it on the GPU for CUDA inputs it supports (bf16/fp16, D = 64 or 128, block_m = 64 or 128,
+    pool dividing block_m with block_m / pool <= 16, at most 5,120 key pools) and on the CPU otherwise (CUDA inputs
+    are copied there); "kernel" keeps q's device (errors name the rule a GPU input breaks); "torch" is refused (the
+    predictor exists only in the library)."""
+    _check_backend(backend)
+    if backend == "torch":
+        raise ValueError("backend: topcdf_plan has no torch-ops implementation; use 'auto' or 'kernel'")
+    qb, kb = _bshd(q, layout), _bshd(k, layout)
+    if backend == "kernel":
+        on_gpu = qb.is_cuda
+    else:  # auto
+        on_gpu = (_gpu_inputs(qb, block_m) and pool > 0 and block_m % pool == 0 and block_m // pool <= 16
+                  and -(-kb.shape[1] // pool) <= _GPU_MAX_KEY_POOLS)
+    if not on_gpu:
+        qb, kb = _cpu_bshd(q, layout), _cpu_bshd(k, layout)
+    off, idx = torch.ops.fgattn.topcdf_plan(qb, kb, block_m, pool, tau, sim_threshold)
+    return Plan(off, idx, qb.shape[0], qb.shape[2], qb.shape[1], kb.shape[1], block_m)
 
 
 def oracle_plan_at_density(q: torch.Tensor, k: torch.Tensor, density: float, block_m: int = 128,

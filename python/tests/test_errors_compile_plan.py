@@ -142,3 +142,44 @@ def test_topcdf_plan_wrapper():
     assert torch.equal(fgattn.cpu_oracle_plan(q, k, block_m=M).key_mask(), fgattn.oracle_plan(q, k, block_m=M).key_mask())
     with pytest.raises(ValueError, match="fgattn.topcdf_plan: "):
         fgattn.topcdf_plan(q, k, block_m=M, pool=0)
+
+
+def test_oracle_from_the_attention_lse_is_the_oracle():
+    """The refresh-step path: the plan from attention()'s LSE (dense plan) equals the plan from a softmax, on odd
+    lengths and in both layouts; a wrong-shape LSE is refused."""
+    B, Sq, Skv, H, D, M = 2, 75, 93, 3, 16, 16
+    q, k, v = small(B, Sq, Skv, H, D)
+    q = q * 6  # peakier softmax: a real mix of kept and dropped keys
+    _, lse = fgattn.attention(q, k, v, Plan.dense(B, H, Sq, Skv, M), return_lse=True)
+    assert lse.shape == (B, H, Sq)
+    plain = fgattn.oracle_plan(q, k, block_m=M)
+    from_lse = fgattn.oracle_plan(q, k, block_m=M, lse=lse)
+    assert 0.05 < plain.density() < 0.95
+    mismatch = (plain.key_mask() ^ from_lse.key_mask()).float().mean().item()
+    assert mismatch < 1e-3, mismatch
+    # the LSE is used: a larger one divides every P by e, so fewer keys pass tau
+    assert fgattn.oracle_plan(q, k, block_m=M, lse=lse + 1.0).nnz < from_lse.nnz
+    bhsd = fgattn.oracle_plan(q.transpose(1, 2), k.transpose(1, 2), block_m=M, layout="bhsd", lse=lse)
+    assert torch.equal(bhsd.key_mask(), from_lse.key_mask())
+    with pytest.raises(ValueError, match=r"lse: must have shape \[B, H, Sq\]"):
+        fgattn.oracle_plan(q, k, block_m=M, lse=lse.transpose(1, 2))
+
+
+def test_oracle_backends():
+    B, S, H, D, M = 1, 70, 2, 16, 8
+    q, k, _ = small(B, S, S, H, D)
+    q = q * 8
+    exact = fgattn.cpu_oracle_plan(q, k, block_m=M).key_mask()
+    # CPU tensors: auto = torch ops; "kernel" = the C++ oracle (double)
+    assert (fgattn.oracle_plan(q, k, block_m=M, backend="torch").key_mask() ^ exact).float().mean() < 1e-3
+    assert torch.equal(fgattn.oracle_plan(q, k, block_m=M, backend="kernel").key_mask(), exact)
+    assert isinstance(fgattn.built_with_cuda(), bool)
+    with pytest.raises(ValueError, match="backend: must be one of"):
+        fgattn.oracle_plan(q, k, backend="gpu")
+    with pytest.raises(ValueError, match="scale: the library's oracle uses the default"):
+        fgattn.oracle_plan(q, k, block_m=M, scale=0.1, backend="kernel")
+    lse = torch.zeros(B, H, S)
+    with pytest.raises(ValueError, match="fgattn.oracle_plan: lse is taken on CUDA only"):
+        fgattn.oracle_plan(q, k, block_m=M, lse=lse, backend="kernel")
+    with pytest.raises(ValueError, match="topcdf_plan has no torch-ops implementation"):
+        fgattn.topcdf_plan(q, k, block_m=M, backend="torch")

@@ -145,6 +145,62 @@ def test_plan_reuse_and_a_different_plan():
     assert (fgattn.attention(q, k, v, p2) - a).abs().max() > 1e-2
 
 
+def assert_oracle_plan(plan, q, k, block_m, tau=None):
+    """plan equals the exact oracle (double, on the CPU) except for keys whose score lies within rounding of tau."""
+    scores = fgattn.slice_scores(q.double().cpu(), k.double().cpu(), block_m)
+    tau = 0.5 / k.shape[1] if tau is None else tau
+    differ = plan.key_mask() ^ (scores > tau)
+    at_tau = (scores.double() - tau).abs() <= 2e-3 * tau
+    assert not (differ & ~at_tau).any(), f"{int((differ & ~at_tau).sum())} keys differ away from tau"
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", list(random_shapes(3, 8)) + [(1, 200, 1, 2, 64, 64)])
+def test_oracle_op_on_the_gpu(dtype, shape):
+    """torch.ops.fgattn.oracle_plan on CUDA (the tensor-core OraclePredictor), with and without attention()'s LSE."""
+    assert fgattn.built_with_cuda()
+    B, Sq, Skv, H, D, M = shape
+    q, k, v = rand(B, Sq, H, D, dtype) * 3, rand(B, Skv, H, D, dtype), rand(B, Skv, H, D, dtype)
+    plan = fgattn.oracle_plan(q, k, block_m=M)  # auto: the kernel for these inputs
+    assert plan.offsets.device.type == "cpu" and plan.shape_matches(B, H, Sq, Skv)
+    assert_oracle_plan(plan.validate(), q, k, M)
+    _, lse = fgattn.attention(q, k, v, Plan.dense(B, H, Sq, Skv, M), return_lse=True)
+    assert_oracle_plan(fgattn.oracle_plan(q, k, block_m=M, lse=lse).validate(), q, k, M)
+    bhsd = fgattn.oracle_plan(q.transpose(1, 2).contiguous(), k.transpose(1, 2).contiguous(), block_m=M,
+                              layout="bhsd", tau=1e-3)
+    assert_oracle_plan(bhsd, q, k, M, tau=1e-3)
+
+
+def test_oracle_op_on_the_gpu_refusals_and_fallbacks():
+    B, S, H, D, M = 1, 256, 2, 64, 128
+    q, k = rand(B, S, H, D, torch.bfloat16), rand(B, S, H, D, torch.bfloat16)
+    lse = torch.zeros(B, H, S, device="cuda")
+    with pytest.raises(ValueError, match=r"lse must have shape \[B, H, Sq\]"):
+        torch.ops.fgattn.oracle_plan(q, k, M, None, lse[:, :, :-1])
+    with pytest.raises(ValueError, match="lse must be on q's device"):
+        torch.ops.fgattn.oracle_plan(q, k, M, None, lse.cpu())
+    with pytest.raises(TypeError, match="lse must be float32"):
+        torch.ops.fgattn.oracle_plan(q, k, M, None, lse.half())
+    with pytest.raises(ValueError, match="fgattn.oracle_plan: .*block_m"):
+        torch.ops.fgattn.oracle_plan(q, k, 96, None, None)
+    # auto takes torch ops where the GPU predictor does not apply (fp32, head dim 32, block_m 32): the same rule
+    for qq, kk, m in ((q.float(), k.float(), M), (q[..., :32], k[..., :32], M), (q, k, 32)):
+        assert_oracle_plan(fgattn.oracle_plan(qq, kk, block_m=m), qq, kk, m)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", list(random_shapes(3, 9)))
+def test_topcdf_op_on_the_gpu_matches_the_cpu(dtype, shape):
+    B, Sq, Skv, H, D, M = shape
+    q, k = rand(B, Sq, H, D, dtype) * 3, rand(B, Skv, H, D, dtype)
+    for tau in (0.5, 1.0):
+        gpu = fgattn.topcdf_plan(q, k, block_m=M, pool=16, tau=tau)  # auto: the GPU for these inputs
+        cpu = fgattn.topcdf_plan(q.cpu(), k.cpu(), block_m=M, pool=16, tau=tau)
+        differing = int((gpu.validate().key_mask() ^ cpu.key_mask()).sum())
+        # as tests/cuda/test_predict_cuda.cpp: a pool whose cumulative mass sits at the cut may differ
+        assert differing <= (0 if tau == 1.0 else cpu.nnz // 50 + 32), differing
+
+
 class Block(torch.nn.Module):
     def __init__(self, dim=256, heads=2):
         super().__init__()

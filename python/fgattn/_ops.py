@@ -1,5 +1,6 @@
 """Loads the op library (libfgattn_torch.so, built by CMake with -DFGATTN_BUILD_TORCH=ON) and registers the fake
-(meta) kernels that let torch.compile trace torch.ops.fgattn.* without graph breaks."""
+(meta) kernels that let torch.compile trace torch.ops.fgattn.* without graph breaks: attention, and the plan ops,
+whose key count (nnz) is data-dependent (an unbacked size)."""
 from __future__ import annotations
 
 import os
@@ -52,3 +53,20 @@ def _register_fakes() -> None:
         else:
             lse = q.new_empty((0,), dtype=torch.float32)
         return out, lse
+
+    def _plan_fake(q, k, block_m):
+        """The plan ops' outputs: CPU CSR tensors (whatever q's device), offsets [rows + 1], indices [nnz]."""
+        torch._check(q.dim() == 4 and k.dim() == 4, lambda: "q, k: must be 4-D in the logical [B, S, H, D] shape")
+        torch._check(block_m >= 1, lambda: f"block_m: must be >= 1, got {block_m}")
+        rows = q.shape[0] * q.shape[2] * ((q.shape[1] + block_m - 1) // block_m)
+        nnz = torch.library.get_ctx().new_dynamic_size()
+        return (torch.empty(rows + 1, dtype=torch.int64, device="cpu"),
+                torch.empty(nnz, dtype=torch.int32, device="cpu"))
+
+    @torch.library.register_fake("fgattn::oracle_plan")
+    def _oracle_plan_fake(q, k, block_m, tau=None, lse=None):
+        return _plan_fake(q, k, block_m)
+
+    @torch.library.register_fake("fgattn::topcdf_plan")
+    def _topcdf_plan_fake(q, k, block_m, pool, tau, sim_threshold):
+        return _plan_fake(q, k, block_m)

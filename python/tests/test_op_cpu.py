@@ -127,3 +127,21 @@ def test_opcheck_schema_fake_and_dispatch():
     for lse in (False, True):
         torch.library.opcheck(torch.ops.fgattn.attention.default,
                               (q, k, v, plan.offsets, plan.indices, M, None, lse))
+
+
+def test_opcheck_plan_ops():
+    """The plan ops' schemas and fake kernels (their nnz is an unbacked size), and a compiled graph calling them."""
+    B, S, H, D, M = 1, 40, 2, 8, 8
+    q, k, _ = qkv(B, S, S, H, D)
+    q = q * 6
+    torch.library.opcheck(torch.ops.fgattn.oracle_plan.default, (q, k, M, None, None))
+    torch.library.opcheck(torch.ops.fgattn.topcdf_plan.default, (q, k, M, 4, 0.5, 0.5))
+
+    def plan_then_attend(q, k, v):  # predict and run in one graph: the plan's nnz is only known at run time
+        off, idx = torch.ops.fgattn.oracle_plan(q, k, M, None, None)
+        return torch.ops.fgattn.attention(q, k, v, off, idx, M, None, False)[0]
+
+    torch._dynamo.reset()
+    with torch._dynamo.config.patch(capture_dynamic_output_shape_ops=True):
+        compiled = torch.compile(plan_then_attend, backend="aot_eager", fullgraph=True)
+        torch.testing.assert_close(compiled(q, k, q), plan_then_attend(q, k, q), atol=0, rtol=0)

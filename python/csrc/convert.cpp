@@ -1,0 +1,87 @@
+// Tensors to the C++ API's types and back (convert.h).
+#include "convert.h"
+
+#include <algorithm>
+
+namespace fgattn_torch {
+namespace {
+
+fgattn::DType to_dtype(const at::Tensor& t, const char* name) {
+  switch (t.scalar_type()) {
+    case at::kBFloat16: return fgattn::DType::bf16;
+    case at::kHalf: return fgattn::DType::f16;
+    case at::kFloat: return fgattn::DType::f32;
+    default:
+      TORCH_CHECK_TYPE(false, name, ": dtype ", t.scalar_type(),
+                       " is not supported (bfloat16 or float16; float32 on the CPU)");
+  }
+  return fgattn::DType::f32;  // unreachable
+}
+
+}  // namespace
+
+fgattn::TensorView to_view(const at::Tensor& t, const char* name) {
+  TORCH_CHECK_VALUE(t.dim() == 4, name, ": must be 4-D in the logical [B, S, H, D] shape (pass a [B, H, S, D] ",
+                    "tensor as t.transpose(1, 2)), got ", t.dim(), " dims with shape ", t.sizes());
+  fgattn::TensorView view;
+  view.data = t.numel() > 0 ? t.data_ptr() : nullptr;
+  view.dtype = to_dtype(t, name);
+  view.device = t.is_cuda() ? fgattn::Device::cuda : fgattn::Device::cpu;
+  TORCH_CHECK_VALUE(t.is_cpu() || t.is_cuda(), name, ": must be a CPU or CUDA tensor, got device ", t.device());
+  for (int i = 0; i < 4; ++i) {
+    view.shape[i] = t.size(i);
+    view.strides[i] = t.stride(i);
+  }
+  return view;
+}
+
+fgattn::Plan plan_sizes(const at::Tensor& q, const at::Tensor& k, const at::Tensor& offsets, const at::Tensor& indices,
+                        int64_t block_m) {
+  TORCH_CHECK_VALUE(block_m >= 1 && block_m <= (1 << 20), "plan: block_m must be in [1, 2^20], got ", block_m);
+  TORCH_CHECK_TYPE(offsets.scalar_type() == at::kLong, "plan: offsets must be int64, got ", offsets.scalar_type());
+  TORCH_CHECK_TYPE(indices.scalar_type() == at::kInt, "plan: indices must be int32, got ", indices.scalar_type());
+  TORCH_CHECK_VALUE(offsets.dim() == 1, "plan: offsets must be 1-D, got shape ", offsets.sizes());
+  TORCH_CHECK_VALUE(indices.dim() == 1, "plan: indices must be 1-D, got shape ", indices.sizes());
+  fgattn::Plan plan;
+  plan.batch = q.size(0);
+  plan.seq_q = q.size(1);
+  plan.heads = q.size(2);
+  plan.seq_kv = k.size(1);
+  plan.block_m = static_cast<int>(block_m);
+  TORCH_CHECK_VALUE(offsets.numel() == plan.rows() + 1, "plan: offsets has ", offsets.numel(),
+                    " entries, but B*H*ceil(Sq/block_m) + 1 = ", plan.rows() + 1, " for B=", plan.batch,
+                    " H=", plan.heads, " Sq=", plan.seq_q, " block_m=", block_m);
+  return plan;
+}
+
+fgattn::Plan with_csr(fgattn::Plan sizes, const at::Tensor& offsets, const at::Tensor& indices) {
+  const at::Tensor off = offsets.to(at::kCPU).contiguous();
+  const at::Tensor idx = indices.to(at::kCPU).contiguous();
+  sizes.offsets.assign(off.data_ptr<int64_t>(), off.data_ptr<int64_t>() + off.numel());
+  sizes.indices.assign(idx.data_ptr<int32_t>(), idx.data_ptr<int32_t>() + idx.numel());
+  return sizes;
+}
+
+fgattn::Plan to_plan(const at::Tensor& q, const at::Tensor& k, const at::Tensor& offsets, const at::Tensor& indices,
+                     int64_t block_m) {
+  return with_csr(plan_sizes(q, k, offsets, indices, block_m), offsets, indices);
+}
+
+std::tuple<at::Tensor, at::Tensor> plan_tensors(const fgattn::Plan& plan) {
+  at::Tensor off = at::empty({static_cast<int64_t>(plan.offsets.size())}, at::kLong);
+  at::Tensor idx = at::empty({plan.nnz()}, at::kInt);
+  std::copy(plan.offsets.begin(), plan.offsets.end(), off.data_ptr<int64_t>());
+  std::copy(plan.indices.begin(), plan.indices.end(), idx.data_ptr<int32_t>());
+  return {off, idx};
+}
+
+std::tuple<at::Tensor, at::Tensor> empty_out_and_lse(const at::Tensor& q, bool return_lse) {
+  at::Tensor out = at::empty_like(q);
+  if (out.dim() == 4 && out.stride(3) != 1) out = at::empty(q.sizes(), q.options());
+  at::Tensor lse = at::empty({return_lse ? q.size(0) : 0, return_lse ? q.size(2) : 0, return_lse ? q.size(1) : 0},
+                             q.options().dtype(at::kFloat));
+  if (!return_lse) lse = lse.view({0});
+  return {out, lse};
+}
+
+}  // namespace fgattn_torch

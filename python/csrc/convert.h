@@ -1,0 +1,35 @@
+#pragma once
+// Tensors to the C++ API's types and back, with the op's argument checks (TORCH_CHECK_* errors name the argument).
+#include <ATen/ATen.h>
+
+#include <tuple>
+
+#include "fgattn/dtype.h"
+#include "fgattn/plan.h"
+#include "fgattn/tensor.h"
+
+namespace fgattn_torch {
+
+// A view of a 4-D tensor in the logical [B, S, H, D] shape (any strides; fgattn validates the rest).
+fgattn::TensorView to_view(const at::Tensor& t, const char* name);
+
+// The plan's sizes from q [B, Sq, H, D], k [B, Skv, H, D] and block_m, after checking the CSR tensors' dtypes, ranks
+// and the offsets' length. The CSR itself is not read (see to_plan).
+fgattn::Plan plan_sizes(const at::Tensor& q, const at::Tensor& k, const at::Tensor& offsets, const at::Tensor& indices,
+                        int64_t block_m);
+
+// `sizes` with the CSR copied in (a device -> host copy only for CUDA plan tensors).
+fgattn::Plan with_csr(fgattn::Plan sizes, const at::Tensor& offsets, const at::Tensor& indices);
+
+// plan_sizes plus the CSR: the whole plan on the host.
+fgattn::Plan to_plan(const at::Tensor& q, const at::Tensor& k, const at::Tensor& offsets, const at::Tensor& indices,
+                     int64_t block_m);
+
+// The CSR of `plan` as CPU tensors: offsets int64 [rows + 1], indices int32 [nnz].
+std::tuple<at::Tensor, at::Tensor> plan_tensors(const fgattn::Plan& plan);
+
+// An output like q (empty_like keeps q's strides when q is dense: BSHD stays BSHD, BHSD-strided stays BHSD) and the
+// fp32 LSE [B, H, Sq] on q's device, or an empty [0] tensor without return_lse.
+std::tuple<at::Tensor, at::Tensor> empty_out_and_lse(const at::Tensor& q, bool return_lse);
+
+}  // namespace fgattn_torch

@@ -1,0 +1,41 @@
+#pragma once
+// The op implementations behind torch.ops.fgattn.* (schemas and registration: fgattn_ops.cpp).
+#include <ATen/ATen.h>
+#include <c10/util/string_view.h>
+
+#include <cstdint>
+#include <optional>
+#include <tuple>
+#include <vector>
+
+namespace fgattn_torch {
+
+using PlanTensors = std::tuple<at::Tensor, at::Tensor>;  // offsets int64 [rows + 1], indices int32 [nnz] (CPU)
+
+// ops_cpu.cpp: the CPU dispatch key (the reference attention, the exact oracle in double, Top-CDF).
+std::tuple<at::Tensor, at::Tensor> attention_cpu(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                                                 const at::Tensor& offsets, const at::Tensor& indices, int64_t block_m,
+                                                 std::optional<double> scale, bool return_lse);
+PlanTensors oracle_plan_cpu(const at::Tensor& q, const at::Tensor& k, int64_t block_m, std::optional<double> tau,
+                            const std::optional<at::Tensor>& lse);
+PlanTensors topcdf_plan_cpu(const at::Tensor& q, const at::Tensor& k, int64_t block_m, int64_t pool, double tau,
+                            double sim_threshold);
+
+// ops_cuda.cpp: the CUDA dispatch key (the sm_90a kernel, the GPU predictors), on torch's current stream. Without
+// FGATTN_WITH_CUDA they raise "built without CUDA".
+std::tuple<at::Tensor, at::Tensor> attention_cuda(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                                                  const at::Tensor& offsets, const at::Tensor& indices,
+                                                  int64_t block_m, std::optional<double> scale, bool return_lse);
+PlanTensors oracle_plan_cuda(const at::Tensor& q, const at::Tensor& k, int64_t block_m, std::optional<double> tau,
+                             const std::optional<at::Tensor>& lse);
+PlanTensors topcdf_plan_cuda(const at::Tensor& q, const at::Tensor& k, int64_t block_m, int64_t pool, double tau,
+                             double sim_threshold);
+bool built_with_cuda();
+
+// ops_host.cpp: ops without tensor inputs to dispatch on (plan files, the generator).
+std::tuple<at::Tensor, at::Tensor, std::vector<int64_t>> load_plan(c10::string_view path);
+void save_plan(c10::string_view path, const at::Tensor& offsets, const at::Tensor& indices, at::IntArrayRef sizes);
+std::tuple<at::Tensor, at::Tensor, at::Tensor> workload(int64_t frames, int64_t height, int64_t width, int64_t heads,
+                                                        int64_t head_dim, int64_t text_tokens, int64_t seed);
+
+}  // namespace fgattn_torch

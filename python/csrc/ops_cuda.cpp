@@ -1,0 +1,181 @@
+// The CUDA dispatch key: the sm_90a kernel and the GPU predictors on torch's current stream (ops.h). Built without
+// FGATTN_WITH_CUDA, the same functions raise a "built without CUDA" error instead.
+#include <torch/library.h>
+
+#ifdef FGATTN_WITH_CUDA
+#include <c10/core/DeviceGuard.h>
+#include <c10/cuda/CUDAStream.h>
+
+#include <list>
+#include <memory>
+#include <mutex>
+
+#include "convert.h"
+#include "fgattn/attention.h"
+#include "fgattn/cuda.h"
+#include "fgattn/error.h"
+#include "fgattn/predict_cuda.h"
+#endif
+
+#include "ops.h"
+
+namespace fgattn_torch {
+
+#ifdef FGATTN_WITH_CUDA
+namespace {
+
+// Plan once, run many: each plan's CSR is uploaded to the device once (fgattn::DevicePlan) and reused while the
+// same offsets/indices tensors (same storage, same version) come back. An entry holds its tensors, so their memory
+// cannot be reused by another plan while cached; the least recently used of kMaxDevicePlans entries is dropped.
+class DevicePlanCache {
+ public:
+  static constexpr std::size_t kMaxDevicePlans = 256;  // > layers x plans per layer of the video DiTs we target
+
+  std::shared_ptr<const fgattn::DevicePlan> get(const at::Tensor& offsets, const at::Tensor& indices,
+                                                const fgattn::Plan& sizes, c10::Device device, cudaStream_t stream) {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    for (auto it = entries_.begin(); it != entries_.end(); ++it) {
+      if (it->offsets.is_same(offsets) && it->indices.is_same(indices) && it->offsets_version == offsets._version() &&
+          it->indices_version == indices._version() && it->device == device && it->block_m == sizes.block_m &&
+          it->plan->seq_q == sizes.seq_q && it->plan->seq_kv == sizes.seq_kv && it->plan->heads == sizes.heads) {
+        entries_.splice(entries_.begin(), entries_, it);
+        return entries_.front().plan;
+      }
+    }
+    auto uploaded = std::make_shared<const fgattn::DevicePlan>(
+        fgattn::DevicePlan::upload(with_csr(sizes, offsets, indices), stream));
+    entries_.push_front({offsets, indices, offsets._version(), indices._version(), device, sizes.block_m, uploaded});
+    if (entries_.size() > kMaxDevicePlans) entries_.pop_back();
+    return uploaded;
+  }
+
+ private:
+  struct Entry {
+    at::Tensor offsets, indices;
+    int64_t offsets_version, indices_version;
+    c10::Device device;
+    int block_m;
+    std::shared_ptr<const fgattn::DevicePlan> plan;
+  };
+  std::mutex mutex_;
+  std::list<Entry> entries_;
+};
+
+cudaStream_t current_stream(const at::Tensor& t) { return c10::cuda::getCurrentCUDAStream(t.device().index()).stream(); }
+
+void check_same_cuda_device(const at::Tensor& q, const at::Tensor& k, const char* op) {
+  TORCH_CHECK_VALUE(q.is_cuda() && k.device() == q.device(), op, ": q and k must be on the same CUDA device, got ",
+                    q.device(), ", ", k.device());
+}
+
+// attention()'s LSE for q as the oracle takes it: fp32 [B, H, Sq] on q's device, contiguous.
+at::Tensor checked_lse(const at::Tensor& lse, const at::Tensor& q) {
+  TORCH_CHECK_VALUE(lse.device() == q.device(), "fgattn.oracle_plan: lse must be on q's device ", q.device(), ", got ",
+                    lse.device());
+  TORCH_CHECK_TYPE(lse.scalar_type() == at::kFloat, "fgattn.oracle_plan: lse must be float32 (attention()'s LSE), got ",
+                   lse.scalar_type());
+  TORCH_CHECK_VALUE(lse.dim() == 3 && lse.size(0) == q.size(0) && lse.size(1) == q.size(2) && lse.size(2) == q.size(1),
+                    "fgattn.oracle_plan: lse must have shape [B, H, Sq] = [", q.size(0), ", ", q.size(2), ", ",
+                    q.size(1), "], got ", lse.sizes());
+  return lse.contiguous();
+}
+
+}  // namespace
+
+std::tuple<at::Tensor, at::Tensor> attention_cuda(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                                                  const at::Tensor& offsets, const at::Tensor& indices,
+                                                  int64_t block_m, std::optional<double> scale, bool return_lse) {
+  TORCH_CHECK_VALUE(q.is_cuda() && k.device() == q.device() && v.device() == q.device(),
+                    "fgattn.attention: q, k and v must be on the same CUDA device, got ", q.device(), ", ", k.device(),
+                    ", ", v.device());
+  const c10::DeviceGuard guard(q.device());
+  const fgattn::TensorView qv = to_view(q, "q"), kv = to_view(k, "k"), vv = to_view(v, "v");
+  auto [out, lse] = empty_out_and_lse(q, return_lse);
+  const cudaStream_t stream = current_stream(q);
+  static DevicePlanCache cache;
+  // The sizes only: the cache reads the CSR on a miss.
+  const fgattn::Plan sizes = plan_sizes(q, k, offsets, indices, block_m);
+  try {
+    const auto plan = cache.get(offsets, indices, sizes, q.device(), stream);
+    fgattn::AttentionOptions options;
+    options.scale = scale;
+    fgattn::attention(qv, kv, vv, *plan, to_view(out, "out"), return_lse ? lse.data_ptr<float>() : nullptr, options,
+                      stream);
+  } catch (const fgattn::Error& e) {
+    TORCH_CHECK_VALUE(false, "fgattn.attention: ", e.what());
+  }
+  return {out, lse};
+}
+
+// The GPU predictors behind the plan ops. A predictor per call: its workspace (bits and the plan's index capacity,
+// 4 B x rows x Skv) is cudaMalloc'd outside torch's caching allocator and freed on return, so nothing stays held
+// between the rare refresh steps that call these. download() waits for torch's current stream.
+PlanTensors oracle_plan_cuda(const at::Tensor& q, const at::Tensor& k, int64_t block_m, std::optional<double> tau,
+                             const std::optional<at::Tensor>& lse) {
+  check_same_cuda_device(q, k, "fgattn.oracle_plan");
+  const c10::DeviceGuard guard(q.device());
+  const at::Tensor lse_dense = lse.has_value() ? checked_lse(*lse, q) : at::Tensor();
+  const cudaStream_t stream = current_stream(q);
+  try {
+    fgattn::OracleOptions options;
+    options.block_m = static_cast<int>(block_m);
+    options.tau = tau.value_or(-1.0);
+    fgattn::OraclePredictor predictor;
+    if (lse_dense.defined()) {
+      predictor.predict_from_lse(to_view(q, "q"), to_view(k, "k"), lse_dense.data_ptr<float>(), options, stream);
+    } else {
+      predictor.predict(to_view(q, "q"), to_view(k, "k"), options, stream);
+    }
+    return plan_tensors(predictor.download(stream));
+  } catch (const fgattn::Error& e) {
+    TORCH_CHECK_VALUE(false, "fgattn.oracle_plan: ", e.what());
+  }
+}
+
+PlanTensors topcdf_plan_cuda(const at::Tensor& q, const at::Tensor& k, int64_t block_m, int64_t pool, double tau,
+                             double sim_threshold) {
+  check_same_cuda_device(q, k, "fgattn.topcdf_plan");
+  const c10::DeviceGuard guard(q.device());
+  const cudaStream_t stream = current_stream(q);
+  try {
+    fgattn::TopCdfOptions options;
+    options.block_m = static_cast<int>(block_m);
+    options.pool = static_cast<int>(pool);
+    options.tau = tau;
+    options.sim_threshold = sim_threshold;
+    fgattn::TopCdfPredictor predictor;
+    predictor.predict(to_view(q, "q"), to_view(k, "k"), options, stream);
+    return plan_tensors(predictor.download(stream));
+  } catch (const fgattn::Error& e) {
+    TORCH_CHECK_VALUE(false, "fgattn.topcdf_plan: ", e.what());
+  }
+}
+
+bool built_with_cuda() { return true; }
+
+#else  // without CUDA: CUDA tensors get a clear error
+
+namespace {
+[[noreturn]] void built_without_cuda(const at::Tensor& q, const char* op) {
+  TORCH_CHECK(false, op, ": q is on ", q.device(), ", but the fgattn op library was built without CUDA (configure "
+              "with nvcc present and -DFGATTN_ENABLE_CUDA=ON), or move the tensors to the CPU");
+}
+}  // namespace
+
+std::tuple<at::Tensor, at::Tensor> attention_cuda(const at::Tensor& q, const at::Tensor&, const at::Tensor&,
+                                                  const at::Tensor&, const at::Tensor&, int64_t,
+                                                  std::optional<double>, bool) {
+  built_without_cuda(q, "fgattn.attention");
+}
+PlanTensors oracle_plan_cuda(const at::Tensor& q, const at::Tensor&, int64_t, std::optional<double>,
+                             const std::optional<at::Tensor>&) {
+  built_without_cuda(q, "fgattn.oracle_plan");
+}
+PlanTensors topcdf_plan_cuda(const at::Tensor& q, const at::Tensor&, int64_t, int64_t, double, double) {
+  built_without_cuda(q, "fgattn.topcdf_plan");
+}
+bool built_with_cuda() { return false; }
+
+#endif
+
+}  // namespace fgattn_torch

@@ -1,6 +1,6 @@
 // fgattn_bench: median CUDA-event time of the sparse attention kernel on video shapes, dense and random M x 1
-// plans (M = 64, 128) at 100/50/25/10/5 % kept. Random non-zero inputs, outputs poisoned (NaN) before timing and
-// checked finite after; then oracle plans of the video-like generator at 50/25/10/5 % (generator_plans.h;
+// plans (M = 64, 128) at 100/50/25/10/5 % kept. Random non-zero inputs, output poisoned (NaN) and L2 flushed before
+// each timed launch, the output checked finite after (bench_common.h); then oracle plans of the video-like generator at 50/25/10/5 % (generator_plans.h;
 // --no-generator skips them). One JSON record per configuration; FLOPs counted: attended = 4 * D * kept (query, key)
 // pairs (QK^T and PV, 2 FLOP per multiply-add), i.e. 4*B*H*D*kept pairs.
 #include <cuda_runtime.h>
@@ -79,29 +79,17 @@ int main(int argc, char** argv) {
                                          : random_plan(sh.B, sh.H, sh.S, M, density, 0x1234567ull + static_cast<std::uint64_t>(density * 1000) + M);
         const DevicePlan dplan = DevicePlan::upload(plan);
         const double build_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        check(cudaMemset(o, 0xFF, n * 2), "poison");
-        for (int w = 0; w < 3; ++w) attention(view(q), view(k), view(v), dplan, view(o), nullptr);
-        check(cudaDeviceSynchronize(), "warmup");
-        const std::uint64_t nbad = count_nonfinite(o, n);
-        std::vector<float> ms(static_cast<std::size_t>(reps));
-        cudaEvent_t e0, e1;
-        cudaEventCreate(&e0), cudaEventCreate(&e1);
-        for (int r = 0; r < reps; ++r) {
-          cudaEventRecord(e0);
-          attention(view(q), view(k), view(v), dplan, view(o), nullptr);
-          cudaEventRecord(e1);
-          check(cudaEventSynchronize(e1), "time");
-          cudaEventElapsedTime(&ms[static_cast<std::size_t>(r)], e0, e1);
-        }
-        cudaEventDestroy(e0), cudaEventDestroy(e1);
-        std::sort(ms.begin(), ms.end());
-        const double med = ms[ms.size() / 2];
+        const Timing t = time_ms(
+            reps, 3, [&] { check(cudaMemsetAsync(o, 0xFF, n * 2), "poison"); },
+            [&] { attention(view(q), view(k), view(v), dplan, view(o), nullptr); });
+        const std::uint64_t nbad = count_nonfinite(o, n);  // the last timed launch's output
+        const double med = t.median;
         const double flops = 4.0 * static_cast<double>(sh.D) * plan.attended_pairs();
         nlohmann::json rec = {
             {"device", prop.name}, {"date", date}, {"shape", fmt::format("{} B{} H{} S{} D{}", sh.name, sh.B, sh.H, sh.S, sh.D)},
             {"backend", fmt::format("fgattn ({})", fgattn::cuda::kernel_name())}, {"granularity", density >= 1.0 ? fmt::format("dense (M={})", M) : fmt::format("{}x1", M)},
-            {"density", plan.density()}, {"target_density", density}, {"ms", med}, {"ms_min", ms.front()}, {"ms_max", ms.back()},
-            {"reps", reps}, {"tflops_attended", flops / (med * 1e-3) / 1e12},
+            {"density", plan.density()}, {"target_density", density}, {"ms", med}, {"ms_min", t.min}, {"ms_max", t.max},
+            {"reps", reps}, {"timing", kTimingMethod}, {"tflops_attended", flops / (med * 1e-3) / 1e12},
             {"flops_counted", "attended: 4*D*kept (query,key) pairs (QK^T + PV)"}, {"nonfinite_outputs", nbad},
             {"plan_build_upload_s", build_s}, {"cuda_runtime", runtime}, {"cuda_driver", driver}, {"dtype", "bf16"}};
         fmt::print("{:<34} {:<14} density {:6.4f}  {:9.3f} ms  {:7.1f} TFLOP/s attended  nonfinite {}\n",

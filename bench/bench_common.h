@@ -1,7 +1,7 @@
 #pragma once
-// Helpers shared by the attention benchmarks (attention_bench.cpp, attention_diagnose.cpp): CUDA error exit,
-// deterministic random bf16 inputs, the non-finite count of a poisoned-then-written output, random M x 1 plans,
-// and the median of CUDA-event timings after warm-up.
+// Helpers shared by the benchmarks (attention_bench.cpp, attention_diagnose.cpp, generator_plans.cpp,
+// predict_cost.cpp): CUDA error exit, deterministic random bf16 inputs, the non-finite count of a poisoned-then-written
+// output, random M x 1 plans, and CUDA-event timings (median after warm-up, L2 flushed before each launch).
 #include <cuda_runtime.h>
 #include <fmt/format.h>
 
@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <ctime>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "fgattn/dtype.h"
@@ -63,24 +64,69 @@ inline Plan random_plan(std::int64_t B, std::int64_t H, std::int64_t S, int M, d
   return p;
 }
 
-// Median of `reps` CUDA-event timings of launch() on the default stream, after `warmup` untimed launches.
-template <typename Launch>
-double median_ms(int reps, int warmup, Launch&& launch) {
+// Scratch twice the size of the L2 cache, zeroed on the stream before each timed launch (as Triton's do_bench):
+// every launch starts from a cold L2, and the memset keeps the GPU busy while the host enqueues the launch, so
+// host-side argument checks never show up as idle GPU time between the events.
+class L2Flush {
+ public:
+  L2Flush() {
+    int device = 0, l2 = 0;
+    check(cudaGetDevice(&device), "device");
+    check(cudaDeviceGetAttribute(&l2, cudaDevAttrL2CacheSize, device), "L2 size");
+    bytes_ = std::max<std::size_t>(2 * static_cast<std::size_t>(l2), std::size_t{1} << 20);
+    check(cudaMalloc(&scratch_, bytes_), "L2 flush buffer");
+  }
+  ~L2Flush() { cudaFree(scratch_); }
+  L2Flush(const L2Flush&) = delete;
+  L2Flush& operator=(const L2Flush&) = delete;
+  void operator()(cudaStream_t stream = nullptr) { check(cudaMemsetAsync(scratch_, 0, bytes_, stream), "L2 flush"); }
+
+ private:
+  void* scratch_ = nullptr;
+  std::size_t bytes_ = 0;
+};
+
+inline constexpr const char* kTimingMethod =
+    "median of CUDA-event timings on the default stream after warm-up launches; before each timed launch the output "
+    "is poisoned (where the bench owns it) and the L2 cache flushed (a memset of twice its size), outside the events";
+
+struct Timing {
+  double median = 0, min = 0, max = 0;
+};
+
+// `reps` CUDA-event timings of launch() on the default stream after `warmup` untimed launches; before_each() (e.g.
+// poisoning the output) and an L2 flush run before every timed launch, outside the events.
+inline L2Flush& l2_flush() {  // one buffer for every timing loop of the process
+  static L2Flush flush;
+  return flush;
+}
+
+template <typename BeforeEach, typename Launch>
+Timing time_ms(int reps, int warmup, BeforeEach&& before_each, Launch&& launch) {
+  L2Flush& flush_l2 = l2_flush();
   for (int w = 0; w < warmup; ++w) launch();
   check(cudaDeviceSynchronize(), "warmup");
-  std::vector<float> ms(static_cast<std::size_t>(reps));
+  std::vector<float> ms(static_cast<std::size_t>(std::max(reps, 1)));
   cudaEvent_t e0, e1;
-  cudaEventCreate(&e0), cudaEventCreate(&e1);
+  check(cudaEventCreate(&e0), "event"), check(cudaEventCreate(&e1), "event");
   for (auto& m : ms) {
-    cudaEventRecord(e0);
+    before_each();
+    flush_l2();
+    check(cudaEventRecord(e0), "event");
     launch();
-    cudaEventRecord(e1);
+    check(cudaEventRecord(e1), "event");
     check(cudaEventSynchronize(e1), "time");
-    cudaEventElapsedTime(&m, e0, e1);
+    check(cudaEventElapsedTime(&m, e0, e1), "event");
   }
   cudaEventDestroy(e0), cudaEventDestroy(e1);
   std::sort(ms.begin(), ms.end());
-  return ms[ms.size() / 2];
+  return {ms[ms.size() / 2], ms.front(), ms.back()};
+}
+
+// The median of time_ms without a per-launch hook.
+template <typename Launch>
+double median_ms(int reps, int warmup, Launch&& launch) {
+  return time_ms(reps, warmup, [] {}, std::forward<Launch>(launch)).median;
 }
 
 inline std::string utc_now() {

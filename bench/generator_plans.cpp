@@ -64,8 +64,9 @@ nlohmann::json generator_plan_records(const std::string& preset_name, const std:
     }
     const DevicePlan& plan = predict_at(best_factor);
     const double kept = kept_fraction(plan);
-    check(cudaMemset(o.ptr, 0xFF, static_cast<std::size_t>(n) * 2), "poison");
-    const double ms = median_ms(reps, 3, [&] { attention(qv, kv, vv, plan, ov, nullptr); });
+    const double ms = time_ms(
+        reps, 3, [&] { check(cudaMemsetAsync(o.ptr, 0xFF, static_cast<std::size_t>(n) * 2), "poison"); },
+        [&] { attention(qv, kv, vv, plan, ov, nullptr); }).median;
     const std::uint64_t bad = count_nonfinite(static_cast<const std::uint16_t*>(o.ptr), n);
     const double flops = 4.0 * static_cast<double>(shape[3]) * plan.attended_pairs;
     nlohmann::json rec = {
@@ -73,7 +74,7 @@ nlohmann::json generator_plan_records(const std::string& preset_name, const std:
         {"shape", fmt::format("{} B{} H{} S{} D{}", preset_name.substr(0, preset_name.size() - 1), shape[0], shape[2],
                               shape[1], shape[3])},
         {"backend", fmt::format("fgattn ({})", cuda::kernel_name())}, {"granularity", fmt::format("{}x1 (generator)", block_m)},
-        {"density", kept}, {"target_density", target}, {"ms", ms}, {"reps", reps},
+        {"density", kept}, {"target_density", target}, {"ms", ms}, {"reps", reps}, {"timing", kTimingMethod},
         {"tflops_attended", flops / (ms * 1e-3) / 1e12}, {"nonfinite_outputs", bad}, {"dtype", "bf16"},
         {"plan_source", fmt::format("oracle (max_q P > tau) on the video-like generator's q/k, preset {}", preset_name)},
         {"tau_times_skv", best_factor}, {"flops_counted", "attended: 4*D*kept (query,key) pairs (QK^T + PV)"}};

@@ -75,27 +75,17 @@ int main(int argc, char** argv) try {
   // Dense attention through the same kernel family (a dense plan), CUDA events around each launch.
   const int M = 128;
   const fgattn::DevicePlan dense = fgattn::DevicePlan::upload(fgattn::dense_plan(shape[0], shape[2], shape[1], shape[1], M));
-  cudaEvent_t start, stop;
-  check(cudaEventCreate(&start), "event");
-  check(cudaEventCreate(&stop), "event");
-  std::vector<double> dense_ms;
-  for (int rep = 0; rep < 12; ++rep) {
-    check(cudaMemset(o.ptr, 0xFF, host.q.bytes.size()), "poison");
-    check(cudaEventRecord(start), "event");
-    fgattn::attention(qv, kv, vv, dense, ov, nullptr);
-    check(cudaEventRecord(stop), "event");
-    check(cudaEventSynchronize(stop), "sync");
-    float ms = 0;
-    check(cudaEventElapsedTime(&ms, start, stop), "event");
-    if (rep >= 2) dense_ms.push_back(ms);  // the first two are warm-up
-  }
-  const double dense_median = median(dense_ms);
+  constexpr int kDenseReps = 10;
+  const double dense_median = fgattn::bench::time_ms(
+      kDenseReps, 2, [&] { check(cudaMemsetAsync(o.ptr, 0xFF, host.q.bytes.size()), "poison"); },
+      [&] { fgattn::attention(qv, kv, vv, dense, ov, nullptr); }).median;
 
   nlohmann::json records = nlohmann::json::array();
   auto record = [&](const std::string& backend, double ms, double density, const nlohmann::json& extra) {
     nlohmann::json r = {{"device", prop.name}, {"date", date}, {"shape", shape_text}, {"preset", preset_name},
                         {"backend", backend}, {"ms", ms}, {"cost_vs_dense", ms / dense_median}, {"density", density},
-                        {"cuda_runtime", runtime}, {"cuda_driver", driver}, {"reps", dense_ms.size()}};
+                        {"cuda_runtime", runtime}, {"cuda_driver", driver}, {"dense_reps", kDenseReps},
+                        {"dense_timing", fgattn::bench::kTimingMethod}};
     r.update(extra);
     records.push_back(r);
     std::cerr << fmt::format("{:<18} {:>9.3f} ms  {:>6.3f}x dense  density {:.3f}\n", backend, ms, ms / dense_median, density);
@@ -158,7 +148,11 @@ int main(int argc, char** argv) try {
   predictor.predict(qv, kv, topcdf);  // warm-up: allocates the workspace
   check(cudaDeviceSynchronize(), "warm-up");
   std::vector<double> device_ms, attention_ms;
-  for (int rep = 0; rep < 11; ++rep) {
+  cudaEvent_t start, stop;
+  check(cudaEventCreate(&start), "event");
+  check(cudaEventCreate(&stop), "event");
+  for (int rep = 0; rep < 11; ++rep) {  // L2 flushed before each timed region, as time_ms does
+    fgattn::bench::l2_flush()();
     check(cudaEventRecord(start), "event");
     predictor.predict(qv, kv, topcdf);
     check(cudaEventRecord(stop), "event");
@@ -166,6 +160,7 @@ int main(int argc, char** argv) try {
     float ms = 0;
     check(cudaEventElapsedTime(&ms, start, stop), "event");
     device_ms.push_back(ms);
+    fgattn::bench::l2_flush()();
     check(cudaEventRecord(start), "event");
     fgattn::attention(qv, kv, vv, predictor.plan(), ov, nullptr);
     check(cudaEventRecord(stop), "event");
@@ -173,6 +168,7 @@ int main(int argc, char** argv) try {
     check(cudaEventElapsedTime(&ms, start, stop), "event");
     attention_ms.push_back(ms);
   }
+  cudaEventDestroy(start), cudaEventDestroy(stop);
   const fgattn::DevicePlan& device_plan = predictor.finish();
   const double topcdf_density = static_cast<double>(device_plan.nnz) / (static_cast<double>(device_plan.rows) * static_cast<double>(device_plan.seq_kv));
   nlohmann::json device_extra = topcdf_extra;

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Baselines for fgattn_bench, same shapes, same run (scripts/gpu-check): cuDNN attention through torch SDPA (dense)
-and FlexAttention with a random 128x128 block mask at the same kept fractions. Median CUDA-event time after
-warm-up, random non-zero bf16 inputs, outputs checked finite. FLOPs counted: attended = 4*D*kept (query, key)
-pairs (QK^T + PV), summed over batch and heads; dense SDPA attends all S*S pairs."""
+and FlexAttention with a random 128x128 block mask at the same kept fractions. Median CUDA-event time after warm-up
+with the L2 flushed before each timed call (as bench_common.h times fgattn), random non-zero bf16 inputs, outputs
+checked finite. FLOPs counted: attended = 4*D*kept (query, key) pairs (QK^T + PV), summed over batch and heads;
+dense SDPA attends all S*S pairs."""
 import argparse
 import datetime
 import json
@@ -15,12 +16,20 @@ SHAPES = [("wan480", 1, 12, 32760, 128), ("wan720", 1, 12, 75600, 128), ("cogvid
 DENSITIES = [1.0, 0.5, 0.25, 0.10, 0.05]
 
 
+TIMING = ("median of CUDA-event timings on the default stream after 3 warm-up calls; before each timed call the L2 "
+          "cache is flushed (zeroing twice its size), outside the events; the timed call is the attention alone")
+
+
 def median_ms(fn, reps):
+    """Median, min and max ms of fn() over reps CUDA-event timings (the same method as bench_common.h's time_ms: the
+    L2 flush before each call also keeps the GPU busy while the host enqueues it)."""
+    flush = torch.empty(2 * torch.cuda.get_device_properties(0).L2_cache_size, dtype=torch.uint8, device="cuda")
     for _ in range(3):
         fn()
     torch.cuda.synchronize()
     times = []
     for _ in range(reps):
+        flush.zero_()
         a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
         a.record()
         fn()
@@ -41,7 +50,7 @@ def main():
     date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     common = {"device": dev, "date": date, "dtype": "bf16", "torch": torch.__version__, "cuda_runtime": torch.version.cuda,
               "cudnn": torch.backends.cudnn.version(),
-              "flops_counted": "attended: 4*D*kept (query,key) pairs (QK^T + PV)"}
+              "flops_counted": "attended: 4*D*kept (query,key) pairs (QK^T + PV)", "timing": TIMING}
     records = []
 
     def save():
@@ -55,13 +64,14 @@ def main():
     for name, B, H, S, D in shapes:
         shape = f"{name} B{B} H{H} S{S} D{D}"
         q, k, v = (torch.rand(B, H, S, D, device="cuda", dtype=torch.bfloat16, generator=gen) * 4 - 2 for _ in range(3))
-        out = torch.full_like(q, float("nan"))
+        result = {}  # the last call's output, checked finite after timing (torch allocates it: nothing to poison)
         # cuDNN SDPA, dense
         try:
             def run_sdpa():
-                with sdpa_kernel(SDPBackend.CUDNN_ATTENTION):
-                    out.copy_(torch.nn.functional.scaled_dot_product_attention(q, k, v))
-            ms, lo, hi = median_ms(run_sdpa, args.reps)
+                result["out"] = torch.nn.functional.scaled_dot_product_attention(q, k, v)
+            with sdpa_kernel(SDPBackend.CUDNN_ATTENTION):  # outside the timed calls
+                ms, lo, hi = median_ms(run_sdpa, args.reps)
+            out = result.pop("out")
             pairs = B * H * S * S
             rec = dict(common, shape=shape, backend="cuDNN SDPA (torch)", granularity="dense", density=1.0, ms=ms, ms_min=lo,
                        ms_max=hi, tflops_attended=4 * D * pairs / (ms * 1e-3) / 1e12, nonfinite_outputs=int((~torch.isfinite(out)).sum()))
@@ -88,11 +98,11 @@ def main():
                 order = order[None].expand(B, H, nb, nb).contiguous()
                 bm = BlockMask.from_kv_blocks(torch.zeros_like(counts), order, full_kv_num_blocks=counts,
                                               full_kv_indices=order, BLOCK_SIZE=128, seq_lengths=(S, S))
-                out.fill_(float("nan"))
 
                 def run_flex():
-                    out.copy_(flex(q, k, v, block_mask=bm))
+                    result["out"] = flex(q, k, v, block_mask=bm)
                 ms, lo, hi = median_ms(run_flex, args.reps)
+                out = result.pop("out")
                 extra = {}
                 if density >= 1.0:  # same function as cuDNN dense: check it (catches a wrong tail-block mask)
                     with sdpa_kernel(SDPBackend.CUDNN_ATTENTION):
@@ -110,7 +120,8 @@ def main():
             records.append(rec)
             print(json.dumps(rec), flush=True)
             save()
-        del q, k, v, out
+        del q, k, v
+        out = None
         torch.cuda.empty_cache()
 
 

@@ -300,3 +300,21 @@ def test_diffusers_hunyuan_on_gpu():
     sparse = run(model, **x).float()
     assert all(0.3 < p._joint[3].density() < 0.7 for p in schedule.processors)  # text rows and keys added back
     assert torch.isfinite(sparse).all() and rel(sparse) > 3 * rel(dense)  # 0.0082 on the CPU
+
+
+def test_comfy_override_on_gpu():
+    """fgattn.comfy's override through the CUDA kernel (Wan's [B, S, H*D] self-attention call, bf16, head dim 64)."""
+    import fgattn.comfy
+    from fgattn import SparsitySchedule
+
+    B, S, H, D = 1, 700, 2, 64
+    q, k, v = (torch.randn(B, S, H * D, device="cuda", dtype=torch.bfloat16) for _ in range(3))
+    dense = fgattn.comfy.FgattnAttentionOverride(SparsitySchedule(
+        dense_forwards=0, predictor=lambda qq, kk: Plan.dense(qq.shape[0], qq.shape[2], qq.shape[1], kk.shape[1], 128)))
+    out = dense(None, q, k, v, heads=H, transformer_options={})
+    assert out.shape == q.shape and dense.layers  # taken by fgattn (func=None would fail if handed back)
+    split = lambda t: t.unflatten(-1, (H, D))  # noqa: E731
+    check_close(split(out), split(q), split(k), split(v))
+    sparse = fgattn.comfy.FgattnAttentionOverride(SparsitySchedule(dense_forwards=0, tau=4.0 / S))
+    out_sparse = sparse(None, q * 4, k, v, heads=H, transformer_options={})  # the default predictor: GPU oracle
+    assert torch.isfinite(out_sparse).all() and 0.0 < sparse.schedule.densities()[0] < 1.0

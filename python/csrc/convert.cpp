@@ -84,4 +84,28 @@ std::tuple<at::Tensor, at::Tensor> empty_out_and_lse(const at::Tensor& q, bool r
   return {out, lse};
 }
 
+namespace {
+// int64 arguments narrowed to the library's int only when they fit, so 2^32 + 64 is refused rather than read as 64.
+int checked_int(int64_t value, const char* op, const char* name) {
+  TORCH_CHECK_VALUE(value >= 1 && value <= (1 << 20), op, ": ", name, " must be in [1, 2^20], got ", value);
+  return static_cast<int>(value);
+}
+}  // namespace
+
+fgattn::OracleOptions oracle_options(int64_t block_m, std::optional<double> tau) {
+  fgattn::OracleOptions options;
+  options.block_m = checked_int(block_m, "fgattn.oracle_plan", "block_m");
+  options.tau = tau.value_or(-1.0);
+  return options;
+}
+
+fgattn::TopCdfOptions topcdf_options(int64_t block_m, int64_t pool, double tau, double sim_threshold) {
+  fgattn::TopCdfOptions options;
+  options.block_m = checked_int(block_m, "fgattn.topcdf_plan", "block_m");
+  options.pool = checked_int(pool, "fgattn.topcdf_plan", "pool");
+  options.tau = tau;
+  options.sim_threshold = sim_threshold;
+  return options;
+}
+
 }  // namespace fgattn_torch

@@ -2,10 +2,12 @@
 // Tensors to the C++ API's types and back, with the op's argument checks (TORCH_CHECK_* errors name the argument).
 #include <ATen/ATen.h>
 
+#include <optional>
 #include <tuple>
 
 #include "fgattn/dtype.h"
 #include "fgattn/plan.h"
+#include "fgattn/predict.h"
 #include "fgattn/tensor.h"
 
 namespace fgattn_torch {
@@ -31,5 +33,10 @@ std::tuple<at::Tensor, at::Tensor> plan_tensors(const fgattn::Plan& plan);
 // An output like q (empty_like keeps q's strides when q is dense: BSHD stays BSHD, BHSD-strided stays BHSD) and the
 // fp32 LSE [B, H, Sq] on q's device, or an empty [0] tensor without return_lse.
 std::tuple<at::Tensor, at::Tensor> empty_out_and_lse(const at::Tensor& q, bool return_lse);
+
+// The predictors' options from the plan ops' arguments (tau None: the oracle's default 0.5 / Skv); block_m and pool
+// must lie in [1, 2^20] (the library checks the rest).
+fgattn::OracleOptions oracle_options(int64_t block_m, std::optional<double> tau);
+fgattn::TopCdfOptions topcdf_options(int64_t block_m, int64_t pool, double tau, double sim_threshold);
 
 }  // namespace fgattn_torch

@@ -33,9 +33,7 @@ PlanTensors oracle_plan_cpu(const at::Tensor& q, const at::Tensor& k, int64_t bl
   TORCH_CHECK_VALUE(!lse.has_value(), "fgattn.oracle_plan: lse is taken on CUDA only (the CPU oracle computes the "
                     "exact LSE itself in double; fgattn.oracle_plan(..., lse=) in Python covers the CPU)");
   try {
-    fgattn::OracleOptions options;
-    options.block_m = static_cast<int>(block_m);
-    options.tau = tau.value_or(-1.0);
+    const fgattn::OracleOptions options = oracle_options(block_m, tau);
     return plan_tensors(fgattn::oracle_plan(to_view(q, "q"), to_view(k, "k"), options).plan);
   } catch (const fgattn::Error& e) {
     TORCH_CHECK_VALUE(false, "fgattn.oracle_plan: ", e.what());
@@ -46,11 +44,7 @@ PlanTensors topcdf_plan_cpu(const at::Tensor& q, const at::Tensor& k, int64_t bl
                             double sim_threshold) {
   TORCH_CHECK_VALUE(q.is_cpu() && k.is_cpu(), "fgattn.topcdf_plan: q and k must be CPU tensors");
   try {
-    fgattn::TopCdfOptions options;
-    options.block_m = static_cast<int>(block_m);
-    options.pool = static_cast<int>(pool);
-    options.tau = tau;
-    options.sim_threshold = sim_threshold;
+    const fgattn::TopCdfOptions options = topcdf_options(block_m, pool, tau, sim_threshold);
     return plan_tensors(fgattn::topcdf_plan(to_view(q, "q"), to_view(k, "k"), options).plan);
   } catch (const fgattn::Error& e) {
     TORCH_CHECK_VALUE(false, "fgattn.topcdf_plan: ", e.what());

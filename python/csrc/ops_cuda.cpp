@@ -117,9 +117,7 @@ PlanTensors oracle_plan_cuda(const at::Tensor& q, const at::Tensor& k, int64_t b
   const at::Tensor lse_dense = lse.has_value() ? checked_lse(*lse, q) : at::Tensor();
   const cudaStream_t stream = current_stream(q);
   try {
-    fgattn::OracleOptions options;
-    options.block_m = static_cast<int>(block_m);
-    options.tau = tau.value_or(-1.0);
+    const fgattn::OracleOptions options = oracle_options(block_m, tau);
     fgattn::OraclePredictor predictor;
     if (lse_dense.defined()) {
       predictor.predict_from_lse(to_view(q, "q"), to_view(k, "k"), lse_dense.data_ptr<float>(), options, stream);
@@ -138,11 +136,7 @@ PlanTensors topcdf_plan_cuda(const at::Tensor& q, const at::Tensor& k, int64_t b
   const c10::DeviceGuard guard(q.device());
   const cudaStream_t stream = current_stream(q);
   try {
-    fgattn::TopCdfOptions options;
-    options.block_m = static_cast<int>(block_m);
-    options.pool = static_cast<int>(pool);
-    options.tau = tau;
-    options.sim_threshold = sim_threshold;
+    const fgattn::TopCdfOptions options = topcdf_options(block_m, pool, tau, sim_threshold);
     fgattn::TopCdfPredictor predictor;
     predictor.predict(to_view(q, "q"), to_view(k, "k"), options, stream);
     return plan_tensors(predictor.download(stream));

@@ -142,6 +142,10 @@ def test_topcdf_plan_wrapper():
     assert torch.equal(fgattn.cpu_oracle_plan(q, k, block_m=M).key_mask(), fgattn.oracle_plan(q, k, block_m=M).key_mask())
     with pytest.raises(ValueError, match="fgattn.topcdf_plan: "):
         fgattn.topcdf_plan(q, k, block_m=M, pool=0)
+    with pytest.raises(ValueError, match=r"fgattn.topcdf_plan: block_m must be in \[1, 2\^20\], got 4294967312"):
+        fgattn.topcdf_plan(q, k, block_m=2**32 + 16, pool=8)  # not narrowed to 16
+    with pytest.raises(ValueError, match=r"fgattn.oracle_plan: block_m must be in \[1, 2\^20\]"):
+        torch.ops.fgattn.oracle_plan(q, k, 2**32 + 16, None)
 
 
 def test_oracle_from_the_attention_lse_is_the_oracle():

@@ -1,8 +1,9 @@
 """A ComfyUI custom node: fgattn's fine-grained sparse self-attention for video models (Wan2.1).
 
-Install: link this folder into ComfyUI's custom_nodes (`ln -s $PWD/python/comfyui_fgattn ComfyUI/custom_nodes/fgattn`)
-and build the op library into ComfyUI's Python (python/README.md; FGATTN_TORCH_LIB points at it, or it is found in
-the repository's build folders). The node "fgattn sparse attention" takes a MODEL and returns a clone whose
+Install: `pip install --no-build-isolation .` from the repository root with ComfyUI's Python (python/README.md), then
+link this folder into ComfyUI's custom_nodes (`ln -s $PWD/python/comfyui_fgattn ComfyUI/custom_nodes/fgattn`). Without
+the pip install the node falls back to the package beside this folder and the op library of FGATTN_TORCH_LIB or the
+repository's build folders. The node "fgattn sparse attention" takes a MODEL and returns a clone whose
 self-attention runs fgattn (fgattn.comfy: cross-attention and masked calls stay with ComfyUI's attention).
 """
 from __future__ import annotations

@@ -13,6 +13,8 @@
 #include "common/random_inputs.h"
 #include "common/run_cli.h"
 #include "fgattn/io.h"
+#include "fgattn/plan.h"
+#include "fgattn/predict.h"
 
 using namespace fgattn;
 using ::testing::HasSubstr;
@@ -33,7 +35,8 @@ TEST(Cli, EverySubcommandHasHelp) {
   EXPECT_EQ(top.exit_code, 0);
   EXPECT_THAT(top.output, HasSubstr("demo"));
   EXPECT_THAT(top.output, HasSubstr("analyze"));
-  for (const char* cmd : {"demo --help", "analyze --help"}) {
+  EXPECT_THAT(top.output, HasSubstr("predict"));
+  for (const char* cmd : {"demo --help", "analyze --help", "predict --help"}) {
     const Result r = run_cli(cmd);
     EXPECT_EQ(r.exit_code, 0) << cmd;
     EXPECT_THAT(r.output, HasSubstr("--json")) << cmd;
@@ -42,7 +45,7 @@ TEST(Cli, EverySubcommandHasHelp) {
 
 TEST(Cli, BadUsageGivesOneLineAndExitTwo) {
   for (const char* cmd : {"", "frobnicate", "demo --block-m 0", "demo --tau 2", "analyze", "analyze /no/such/file.safetensors",
-                          "demo --no-such-flag"}) {
+                          "demo --no-such-flag", "predict", "predict --predictor nope -o x.plan /dev/null"}) {
     const Result r = run_cli(cmd);
     EXPECT_EQ(r.exit_code, 2) << cmd << ": " << r.output;
     EXPECT_THAT(r.output, HasSubstr("fgattn: error:")) << cmd;
@@ -111,4 +114,54 @@ TEST(Cli, AnalyzeReadsASafetensorsFileWithQKV) {
   EXPECT_THAT(table.output, HasSubstr("At equal error"));
   std::filesystem::remove(path);
   std::filesystem::remove(png);
+}
+
+// `predict` writes the plan a pipeline loads: the same plan as the library's oracle on the same tensors.
+TEST(Cli, PredictWritesThePlanFileOfTheOracle) {
+  std::mt19937_64 rng(5);
+  const auto path = temp_file("predict.safetensors");
+  std::map<std::string, RawArray> arrays;
+  for (const char* name : {"q", "k", "v"})
+    arrays[name] = to_raw_array(testutil::random_tensor(rng, DType::f32, Layout::BSHD, 1, 70, 3, 16));
+  write_safetensors(path.string(), arrays);
+  const auto out = temp_file("predict.plan");
+  const Result r = run_cli("predict -M 32 --heads 2 --json -o " + out.string() + " " + path.string(), true);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto j = nlohmann::json::parse(r.output);
+  EXPECT_EQ(j["predictor"], "oracle");
+  EXPECT_EQ(j["granularity"], "Mx1");
+  EXPECT_EQ(j["q_shape"], (std::vector<int>{1, 70, 2, 16}));
+
+  const Plan saved = load_plan(out.string());
+  const Qkv qkv = load_qkv({path.string()}, Layout::BSHD);
+  HostTensor q = HostTensor::zeros(DType::f32, Layout::BSHD, 1, 70, 2, 16), k = q;
+  for (std::int64_t s = 0; s < 70; ++s)
+    for (std::int64_t h = 0; h < 2; ++h)
+      for (std::int64_t d = 0; d < 16; ++d) q.set(0, s, h, d, qkv.q.at(0, s, h, d)), k.set(0, s, h, d, qkv.k.at(0, s, h, d));
+  OracleOptions options;
+  options.block_m = 32;
+  const Plan expected = oracle_plan(q.view(), k.view(), options).plan;
+  EXPECT_EQ(saved.offsets, expected.offsets);
+  EXPECT_EQ(saved.indices, expected.indices);
+  EXPECT_EQ(saved.heads, 2);
+  EXPECT_DOUBLE_EQ(j["density"].get<double>(), expected.density());
+
+  const Result block = run_cli("predict -M 32 --block-n 32 -o " + out.string() + " " + path.string());
+  EXPECT_EQ(block.exit_code, 0) << block.output;
+  EXPECT_THAT(block.output, HasSubstr("oracle MxM plan (M=32"));
+  const Result topcdf = run_cli("predict --predictor topcdf -M 32 --pool 8 --tau 0.5 --json -o " + out.string() + " " +
+                                path.string(), true);
+  ASSERT_EQ(topcdf.exit_code, 0) << topcdf.output;
+  const double density = nlohmann::json::parse(topcdf.output)["density"].get<double>();
+  EXPECT_GT(density, 0.0);
+  EXPECT_EQ(load_plan(out.string()).nnz(), nlohmann::json::parse(topcdf.output)["nnz"].get<std::int64_t>());
+
+  const Result too_many_heads = run_cli("predict --heads 4 -o " + out.string() + " " + path.string());
+  EXPECT_EQ(too_many_heads.exit_code, 1);
+  EXPECT_THAT(too_many_heads.output, HasSubstr("--heads: 4 exceeds the 3 heads"));
+  const Result unwritable = run_cli("predict -M 32 -o /no/such/folder/x.plan " + path.string());
+  EXPECT_EQ(unwritable.exit_code, 1) << unwritable.output;
+  EXPECT_THAT(unwritable.output, HasSubstr("/no/such/folder/x.plan"));
+  std::filesystem::remove(path);
+  std::filesystem::remove(out);
 }

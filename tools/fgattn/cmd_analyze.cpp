@@ -1,28 +1,15 @@
 // `fgattn analyze FILE...`: the same report on a user's captured Q/K/V (.safetensors with q, k, v; or 3 .npy).
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <filesystem>
 
 #include "commands.h"
-#include "fgattn/error.h"
-#include "fgattn/io.h"
+#include "inputs.h"
 #include "run_frontier.h"
 #include "run_report.h"
 
 namespace fgattn::cli {
-namespace {
-
-// Keeps only the first `heads` heads (a strided view of the same data, then a packed copy).
-HostTensor first_heads(const HostTensor& t, std::int64_t heads) {
-  HostTensor r = HostTensor::zeros(t.dtype, t.layout, t.shape[0], t.shape[1], heads, t.shape[3]);
-  for (std::int64_t b = 0; b < t.shape[0]; ++b)
-    for (std::int64_t s = 0; s < t.shape[1]; ++s)
-      for (std::int64_t h = 0; h < heads; ++h)
-        for (std::int64_t d = 0; d < t.shape[3]; ++d) r.set(b, s, h, d, t.at(b, s, h, d));
-  return r;
-}
-
-}  // namespace
 
 void add_analyze_command(CLI::App& app) {
   struct AnalyzeOptions {
@@ -48,12 +35,7 @@ void add_analyze_command(CLI::App& app) {
   for (const char* flag : {"--out-dir", "--taus", "--text-tokens", "--reps", "--cpu"}) analyze->get_option(flag)->needs(frontier);
   frontier->excludes(analyze->get_option("--plot"))->excludes(analyze->get_option("--tau"))->excludes(analyze->get_option("--block-m"));
   analyze->callback([options] {
-    Qkv qkv = load_qkv(options->files, options->layout == "bshd" ? Layout::BSHD : Layout::BHSD);
-    if (options->heads > 0) {
-      if (options->heads > qkv.q.shape[2])
-        throw Error("--heads", fmt::format("{} exceeds the {} heads in the file", options->heads, qkv.q.shape[2]));
-      qkv = {first_heads(qkv.q, options->heads), first_heads(qkv.k, options->heads), first_heads(qkv.v, options->heads)};
-    }
+    const Qkv qkv = load_inputs(options->files, options->layout, options->heads);
     const std::string input = fmt::format("{}", fmt::join(options->files, " "));
     if (!options->frontier) return run_report(qkv, {"input", input}, options->report);
     FrontierCliOptions sweep = options->sweep;

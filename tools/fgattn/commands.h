@@ -18,5 +18,6 @@ void add_report_options(CLI::App& command, ReportOptions& options);
 void add_demo_command(CLI::App& app);
 void add_analyze_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
+void add_predict_command(CLI::App& app);
 
 }  // namespace fgattn::cli

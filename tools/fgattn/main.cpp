@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "fgattn 0.1.0");
   fgattn::cli::add_demo_command(app);
   fgattn::cli::add_analyze_command(app);
+  fgattn::cli::add_predict_command(app);
   fgattn::cli::add_bench_command(app);
   try {
     app.parse(argc, argv);

@@ -4,11 +4,13 @@
 
 #ifdef FGATTN_WITH_CUDA
 #include <c10/core/DeviceGuard.h>
+#include <c10/cuda/CUDACachingAllocator.h>
 #include <c10/cuda/CUDAStream.h>
 
 #include <list>
 #include <memory>
 #include <mutex>
+#include <string_view>
 
 #include "convert.h"
 #include "fgattn/attention.h"
@@ -61,6 +63,20 @@ class DevicePlanCache {
   std::list<Entry> entries_;
 };
 
+// The library allocates plans and predictor workspaces with cudaMalloc, beside torch's caching allocator, which in a
+// pipeline may hold most of the free memory in cached blocks. On "out of memory", hand those blocks back to the
+// driver and try once more.
+template <class Work>
+auto retry_after_emptying_torch_cache(Work&& work) {
+  try {
+    return work();
+  } catch (const fgattn::Error& e) {
+    if (std::string_view(e.what()).find("out of memory") == std::string_view::npos) throw;
+    c10::cuda::CUDACachingAllocator::emptyCache();
+    return work();
+  }
+}
+
 cudaStream_t current_stream(const at::Tensor& t) { return c10::cuda::getCurrentCUDAStream(t.device().index()).stream(); }
 
 void check_same_cuda_device(const at::Tensor& q, const at::Tensor& k, const char* op) {
@@ -96,7 +112,8 @@ std::tuple<at::Tensor, at::Tensor> attention_cuda(const at::Tensor& q, const at:
   // The sizes only: the cache reads the CSR on a miss.
   const fgattn::Plan sizes = plan_sizes(q, k, offsets, indices, block_m);
   try {
-    const auto plan = cache.get(offsets, indices, sizes, q.device(), stream);
+    const auto plan =
+        retry_after_emptying_torch_cache([&] { return cache.get(offsets, indices, sizes, q.device(), stream); });
     fgattn::AttentionOptions options;
     options.scale = scale;
     fgattn::attention(qv, kv, vv, *plan, to_view(out, "out"), return_lse ? lse.data_ptr<float>() : nullptr, options,
@@ -118,13 +135,15 @@ PlanTensors oracle_plan_cuda(const at::Tensor& q, const at::Tensor& k, int64_t b
   const cudaStream_t stream = current_stream(q);
   try {
     const fgattn::OracleOptions options = oracle_options(block_m, tau);
-    fgattn::OraclePredictor predictor;
-    if (lse_dense.defined()) {
-      predictor.predict_from_lse(to_view(q, "q"), to_view(k, "k"), lse_dense.data_ptr<float>(), options, stream);
-    } else {
-      predictor.predict(to_view(q, "q"), to_view(k, "k"), options, stream);
-    }
-    return plan_tensors(predictor.download(stream));
+    return retry_after_emptying_torch_cache([&] {
+      fgattn::OraclePredictor predictor;
+      if (lse_dense.defined()) {
+        predictor.predict_from_lse(to_view(q, "q"), to_view(k, "k"), lse_dense.data_ptr<float>(), options, stream);
+      } else {
+        predictor.predict(to_view(q, "q"), to_view(k, "k"), options, stream);
+      }
+      return plan_tensors(predictor.download(stream));
+    });
   } catch (const fgattn::Error& e) {
     TORCH_CHECK_VALUE(false, "fgattn.oracle_plan: ", e.what());
   }
@@ -137,9 +156,11 @@ PlanTensors topcdf_plan_cuda(const at::Tensor& q, const at::Tensor& k, int64_t b
   const cudaStream_t stream = current_stream(q);
   try {
     const fgattn::TopCdfOptions options = topcdf_options(block_m, pool, tau, sim_threshold);
-    fgattn::TopCdfPredictor predictor;
-    predictor.predict(to_view(q, "q"), to_view(k, "k"), options, stream);
-    return plan_tensors(predictor.download(stream));
+    return retry_after_emptying_torch_cache([&] {
+      fgattn::TopCdfPredictor predictor;
+      predictor.predict(to_view(q, "q"), to_view(k, "k"), options, stream);
+      return plan_tensors(predictor.download(stream));
+    });
   } catch (const fgattn::Error& e) {
     TORCH_CHECK_VALUE(false, "fgattn.topcdf_plan: ", e.what());
   }

@@ -318,3 +318,19 @@ def test_comfy_override_on_gpu():
     sparse = fgattn.comfy.FgattnAttentionOverride(SparsitySchedule(dense_forwards=0, tau=4.0 / S))
     out_sparse = sparse(None, q * 4, k, v, heads=H, transformer_options={})  # the default predictor: GPU oracle
     assert torch.isfinite(out_sparse).all() and 0.0 < sparse.schedule.densities()[0] < 1.0
+
+
+def test_predictor_workspace_when_torch_caches_the_free_memory():
+    """The GPU oracle allocates its workspace with cudaMalloc: with nearly all free memory held in torch's cache, the
+    op hands the cache back to the driver and retries instead of failing with out of memory."""
+    q, k = rand(1, 8192, 8, 128, torch.bfloat16), rand(1, 8192, 8, 128, torch.bfloat16)  # ~20 MB of workspace
+    torch.cuda.synchronize()
+    free, _ = torch.cuda.mem_get_info()
+    hog = torch.empty(free - (8 << 20), dtype=torch.uint8, device="cuda")
+    del hog  # now cached by torch, not free for cudaMalloc
+    try:
+        assert torch.cuda.mem_get_info()[0] < (16 << 20)
+        plan = fgattn.oracle_plan(q, k, block_m=128)
+        assert plan.validate().nnz > 0
+    finally:
+        torch.cuda.empty_cache()

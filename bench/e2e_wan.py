@@ -13,6 +13,12 @@ the SDPA forward = 30 x (median time of one self-attention call on the same shap
 amdahl_ideal = 1 / ((1 - share) + share * density): the speedup if attention time fell in step with density at
 cuDNN's efficiency.
 
+With --schedule it also times the predictor as a pipeline pays it: one forward in which every layer rebuilds its
+plan with the processor's default predictor (fgattn.oracle_plan: the GPU oracle on CUDA) from that forward's own
+q and k, against a forward reusing those plans. The difference is the predictor's cost per forward; each density's
+"e2e-schedule" record spreads it over the paper's schedule (100 forwards, the first 2 dense on SDPA, plans built at
+forwards 2, 15, 30, 45, 60 and 80) and gives that schedule's per-forward speedup.
+
     python bench/e2e_wan.py --out e2e.json                      # 480p and 720p on a GPU
     python bench/e2e_wan.py --tiny --out /tmp/e2e.json          # tiny config, runs on the CPU too
 """
@@ -43,6 +49,9 @@ TINY = dict(WAN_1_3B, num_attention_heads=2, attention_head_dim=64, text_dim=32,
 SHAPES = {"480p": (21, 60, 104), "720p": (21, 90, 160), "tiny": (3, 16, 16)}
 TEXT_TOKENS = {"full": 512, "tiny": 16}
 DEFAULT_DENSITIES = "100,68,50,35,20"
+# The paper's harness: 100 forwards, the first 2 dense, plans refreshed at these forwards (the first sparse forward
+# builds one too).
+PAPER_SCHEDULE = {"forwards": 100, "dense_forwards": 2, "refresh_at": [0, 15, 30, 45, 60, 80]}
 NOTE = ("Random weights give no real sparsity: each density is imposed by an oracle plan (keep key j for query block "
         "i iff max_q P[q, j] > tau, one tau by bisection to hit the density) built from the video-like generator's "
         "q/k (docs/workload.md) on the same post-patchify grid, and the same plan is used by all self-attention "
@@ -60,6 +69,9 @@ def parse_args(argv=None):
     ap.add_argument("--seed", type=int, default=1, help="seed of weights, inputs and the generator's q/k")
     ap.add_argument("--tiny", action="store_true", help="tiny config (2 layers, 2 heads x 64, 192 tokens)")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--schedule", action="store_true",
+                    help="also time plan building with the default predictor and report each density's speedup over "
+                         "the paper's 100-forward schedule (module docstring)")
     ap.add_argument("--sdpa-for-dense-plans", action="store_true",
                     help="plans keeping every key run torch SDPA (SparsitySchedule.sdpa_for_dense_plans)")
     args = ap.parse_args(argv)
@@ -158,6 +170,18 @@ def make_plans(grid, cfg, densities, block_m, seed, device):
     return plans
 
 
+def plan_builds(schedule: dict) -> int:
+    """Forwards of `schedule` that build a plan: the first sparse one and every refresh forward after it."""
+    first = schedule["dense_forwards"]
+    return len({first} | {f for f in schedule["refresh_at"] if first <= f < schedule["forwards"]})
+
+
+def schedule_ms(sdpa_ms: float, sparse_ms: float, predictor_ms: float, schedule: dict = PAPER_SCHEDULE) -> float:
+    """Mean forward time over `schedule`: dense forwards on SDPA, the rest sparse, plus the plan builds."""
+    n, dense = schedule["forwards"], schedule["dense_forwards"]
+    return (dense * sdpa_ms + (n - dense) * sparse_ms + plan_builds(schedule) * predictor_ms) / n
+
+
 def install(model, plan, block_m, sdpa_for_dense_plans=False):
     FgattnProcessor.uninstall(model)
     return FgattnProcessor.install(model, SparsitySchedule(dense_forwards=0, refresh_at=(), block_m=block_m,
@@ -210,6 +234,7 @@ def run_shape(name, args, common, emit):
               amdahl_ideal=1.0, finite=bool(torch.isfinite(ref).all()), rel_diff_vs_sdpa=0.0))
 
     plans = make_plans(grid, cfg, args.densities, args.block_m, args.seed, dev)
+    sparse_ms = {}
     for density, (plan, info) in plans.items():
         install(model, plan, args.block_m, args.sdpa_for_dense_plans)
         out = forward().float()
@@ -227,20 +252,59 @@ def run_shape(name, args, common, emit):
                   speedup=round(sdpa_ms / ms, 4), amdahl_ideal=round(ideal, 4),
                   of_amdahl_ideal=round(sdpa_ms / ms / ideal, 4), finite=bool(torch.isfinite(out).all()),
                   rel_diff_vs_sdpa=float((out - ref).abs().max() / ref.abs().max().clamp_min(1e-30)), plan=info))
+        sparse_ms[density] = ms
+    if args.schedule:
+        time_schedule(model, forward, timer, args, base, sdpa_ms, sparse_ms, emit)
     FgattnProcessor.uninstall(model)
     del model, plans
+
+
+def time_schedule(model, forward, timer, args, base, sdpa_ms, sparse_ms, emit):
+    """The predictor's cost per forward (every layer rebuilding its plan from its own q, k with the default
+    predictor, minus a forward reusing those plans) and each density's speedup over PAPER_SCHEDULE."""
+    FgattnProcessor.uninstall(model)
+    schedule = FgattnProcessor.install(model, SparsitySchedule(dense_forwards=0, refresh_at=range(1 << 62),
+                                                               block_m=args.block_m))
+    refresh_ms, refresh_times = timer(forward)  # every forward rebuilds every layer's plan
+    predicted = [d for d in schedule.densities() if d is not None]
+    schedule.refresh_at = ()
+    reuse_ms, reuse_times = timer(forward)  # the same plans, reused
+    predictor_ms = max(0.0, refresh_ms - reuse_ms)
+    for density, ms in sparse_ms.items():
+        mean_ms = schedule_ms(sdpa_ms, ms, predictor_ms)
+        emit(dict(base, kind="e2e-schedule", backend="fgattn+predictor", density=density, ms=round(mean_ms, 3),
+                  speedup=round(sdpa_ms / mean_ms, 4), sparse_forward_ms=round(ms, 3),
+                  speedup_without_predictor=round(sdpa_ms / ms, 4), predictor_ms_per_build=round(predictor_ms, 3),
+                  refresh_forward_ms=round(refresh_ms, 3), reuse_forward_ms=round(reuse_ms, 3),
+                  refresh_times_ms=[round(t, 3) for t in refresh_times],
+                  reuse_times_ms=[round(t, 3) for t in reuse_times],
+                  predictor="fgattn.oracle_plan, default tau 0.5 / S (GPU oracle on CUDA bf16)",
+                  predicted_plan_density=round(sum(predicted) / max(1, len(predicted)), 5),
+                  schedule=dict(PAPER_SCHEDULE, plan_builds=plan_builds(PAPER_SCHEDULE))))
 
 
 def markdown(records):
     rows = ["| shape | backend | density | plan density | forward ms | speedup | Amdahl ideal | of ideal | "
             "self-attn ms (all layers) | attention share |", "|---|---|---|---|---|---|---|---|---|---|"]
-    for r in records:
+    for r in (r for r in records if r["kind"] == "e2e"):
         rows.append(f"| {r['shape']['name']} ({r['shape']['tokens']} tok) | {r['backend']} | {r['density']:.0%} | "
                     f"{r['plan_density']:.1%} | {r['ms']:.1f} | {r['speedup']:.2f}x | {r['amdahl_ideal']:.2f}x | "
                     f"{r.get('of_amdahl_ideal', 1.0):.0%} | {r['attention_ms']:.1f} | {r['attention_share']:.1%} |")
     head = records[0] if records else {}
-    return (f"End-to-end forward, {head.get('device', '?')}, {head.get('date', '?')} (speedup = SDPA forward / "
+    text = (f"End-to-end forward, {head.get('device', '?')}, {head.get('date', '?')} (speedup = SDPA forward / "
             f"fgattn forward, same run).\n\n" + "\n".join(rows) + f"\n\n{NOTE}\n")
+    sched = [r for r in records if r["kind"] == "e2e-schedule"]
+    if sched:
+        rows = ["| shape | density | sparse forward ms | plan build (all layers) ms | schedule mean ms | speedup "
+                "(schedule) | speedup (no predictor) |", "|---|---|---|---|---|---|---|"]
+        for r in sched:
+            rows.append(f"| {r['shape']['name']} | {r['density']:.0%} | {r['sparse_forward_ms']:.1f} | "
+                        f"{r['predictor_ms_per_build']:.1f} | {r['ms']:.1f} | {r['speedup']:.2f}x | "
+                        f"{r['speedup_without_predictor']:.2f}x |")
+        text += ("\nOver the paper's schedule (100 forwards, 2 dense, plans built at forwards 2, 15, 30, 45, 60, 80 by "
+                 "the default predictor; its cost = a forward rebuilding every layer's plan minus one reusing "
+                 "them):\n\n" + "\n".join(rows) + "\n")
+    return text
 
 
 def main(argv=None):

@@ -85,3 +85,23 @@ def test_e2e_refuses_bad_arguments(capsys):
         with pytest.raises(SystemExit) as e:
             bench.parse_args(argv)
         assert e.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_e2e_schedule_tiny_on_cpu(tmp_path):
+    """--schedule: the predictor's cost per plan build and each density's speedup over the paper's schedule."""
+    out = tmp_path / "e2e.json"
+    r = run_bench("--tiny", "--device", "cpu", "--iters", "1", "--warmup", "0", "--densities", "100,35",
+                  "--block-m", "64", "--schedule", "--out", str(out))
+    assert r.returncode == 0, r.stderr[-3000:]
+    records = json.loads(out.read_text())
+    sched = [x for x in records if x["kind"] == "e2e-schedule"]
+    assert [x["density"] for x in sched] == [1.0, 0.35]
+    by_density = {x["density"]: x for x in records if x["kind"] == "e2e" and x["backend"] == "fgattn"}
+    sdpa_ms = records[0]["ms"]
+    for x in sched:
+        assert x["schedule"]["plan_builds"] == 6 and x["predictor_ms_per_build"] >= 0
+        assert x["sparse_forward_ms"] == by_density[x["density"]]["ms"]
+        mean = (2 * sdpa_ms + 98 * x["sparse_forward_ms"] + 6 * x["predictor_ms_per_build"]) / 100
+        assert x["ms"] == pytest.approx(mean, rel=1e-3) and x["speedup"] == pytest.approx(sdpa_ms / mean, rel=1e-3)
+        assert 0 < x["predicted_plan_density"] <= 1
+    assert "Over the paper's schedule" in out.with_suffix(".md").read_text()

@@ -72,6 +72,8 @@ def parse_args(argv=None):
     ap.add_argument("--schedule", action="store_true",
                     help="also time plan building with the default predictor and report each density's speedup over "
                          "the paper's 100-forward schedule (module docstring)")
+    ap.add_argument("--schedule-predictor", choices=("oracle", "topcdf"), default="oracle",
+                    help="with --schedule: the processor's default oracle, or Top-CDF (pool 16, tau 0.9)")
     ap.add_argument("--sdpa-for-dense-plans", action="store_true",
                     help="plans keeping every key run torch SDPA (SparsitySchedule.sdpa_for_dense_plans)")
     args = ap.parse_args(argv)
@@ -263,8 +265,12 @@ def time_schedule(model, forward, timer, args, base, sdpa_ms, sparse_ms, emit):
     """The predictor's cost per forward (every layer rebuilding its plan from its own q, k with the default
     predictor, minus a forward reusing those plans) and each density's speedup over PAPER_SCHEDULE."""
     FgattnProcessor.uninstall(model)
+    predictor, described = None, "fgattn.oracle_plan, default tau 0.5 / S (GPU oracle on CUDA bf16)"
+    if args.schedule_predictor == "topcdf":
+        predictor = lambda q, k: fgattn.topcdf_plan(q, k, block_m=args.block_m)  # noqa: E731
+        described = "fgattn.topcdf_plan, pool 16, tau 0.9, sim_threshold 0.5 (GPU Top-CDF on CUDA bf16)"
     schedule = FgattnProcessor.install(model, SparsitySchedule(dense_forwards=0, refresh_at=range(1 << 62),
-                                                               block_m=args.block_m))
+                                                               block_m=args.block_m, predictor=predictor))
     refresh_ms, refresh_times = timer(forward)  # every forward rebuilds every layer's plan
     predicted = [d for d in schedule.densities() if d is not None]
     schedule.refresh_at = ()
@@ -278,7 +284,7 @@ def time_schedule(model, forward, timer, args, base, sdpa_ms, sparse_ms, emit):
                   refresh_forward_ms=round(refresh_ms, 3), reuse_forward_ms=round(reuse_ms, 3),
                   refresh_times_ms=[round(t, 3) for t in refresh_times],
                   reuse_times_ms=[round(t, 3) for t in reuse_times],
-                  predictor="fgattn.oracle_plan, default tau 0.5 / S (GPU oracle on CUDA bf16)",
+                  predictor=described,
                   predicted_plan_density=round(sum(predicted) / max(1, len(predicted)), 5),
                   schedule=dict(PAPER_SCHEDULE, plan_builds=plan_builds(PAPER_SCHEDULE))))
 

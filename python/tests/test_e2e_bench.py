@@ -105,3 +105,9 @@ def test_e2e_schedule_tiny_on_cpu(tmp_path):
         assert x["ms"] == pytest.approx(mean, rel=1e-3) and x["speedup"] == pytest.approx(sdpa_ms / mean, rel=1e-3)
         assert 0 < x["predicted_plan_density"] <= 1
     assert "Over the paper's schedule" in out.with_suffix(".md").read_text()
+    assert sched[0]["predictor"].startswith("fgattn.oracle_plan")
+    r = run_bench("--tiny", "--device", "cpu", "--iters", "1", "--warmup", "0", "--densities", "35", "--block-m", "64",
+                  "--schedule", "--schedule-predictor", "topcdf", "--out", str(out))
+    assert r.returncode == 0, r.stderr[-3000:]
+    topcdf = [x for x in json.loads(out.read_text()) if x["kind"] == "e2e-schedule"]
+    assert len(topcdf) == 1 and topcdf[0]["predictor"].startswith("fgattn.topcdf_plan")

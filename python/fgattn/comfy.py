@@ -15,7 +15,8 @@ without a mask whose q and k have the same length (Wan's self-attention; its tex
 override installed before this one).
 
 The schedule's forward index is the sampling step: the position of transformer_options["sigmas"] in
-["sample_sigmas"] (as ComfyUI sets them while sampling), else a count of calls per layer. Steps below
+["sample_sigmas"] (as ComfyUI sets them while sampling; a sigma between two of them, as 2nd-order samplers evaluate,
+counts as the last step seen, and a step builds its plan once), else a count of calls per layer. Steps below
 `dense_forwards` run `func`; at the steps in `refresh_at` (and when a layer has no plan or its shapes change) the
 schedule's predictor builds the plan from that step's q and k; the other steps reuse it. Plans are kept per layer
 (transformer_options["block_index"], ["block_type"]) and per batch composition (["cond_or_uncond"]: conditional and
@@ -41,6 +42,7 @@ class _LayerState:
     calls: int = 0
     plan: Plan | None = None
     last_step: int = -1
+    built_at: int = -1  # the step whose q, k built `plan`
 
 
 def sampling_step(transformer_options: dict) -> int | None:
@@ -110,8 +112,10 @@ class FgattnAttentionOverride:
         options = kwargs.get("transformer_options") or {}
         state = self._layer(options)
         step = sampling_step(options)
-        if step is None:
-            step = state.calls
+        if step is None and "sample_sigmas" in options and state.last_step >= 0:
+            step = state.last_step  # a sigma between two of the schedule's (a 2nd-order sampler's extra evaluation)
+        elif step is None:
+            step = state.calls  # no sampling context: count this layer's calls, as the diffusers processors do
         elif step < state.last_step:  # a new generation: the old plans do not apply
             state.plan = None
         state.calls, state.last_step = state.calls + 1, step
@@ -120,10 +124,11 @@ class FgattnAttentionOverride:
 
         qb, kb, vb = (self._bshd(t, heads, skip_reshape) for t in (q, k, v))
         batch, seq_q, h, _ = qb.shape
-        if state.plan is None or step in self.schedule.refresh_at or \
+        if state.plan is None or (step in self.schedule.refresh_at and state.built_at != step) or \
                 not state.plan.shape_matches(batch, h, seq_q, kb.shape[1]):
             with torch.no_grad():
                 state.plan = self.schedule.predict(qb.detach(), kb.detach())
+            state.built_at = step
         from . import attention  # late: the package imports this module
         out = attention(qb, kb, vb, state.plan)  # [B, S, H, D]
         return out.transpose(1, 2) if skip_output_reshape else out.flatten(2)

@@ -125,6 +125,22 @@ def test_sampling_steps_dense_steps_refresh_and_a_new_generation():
     assert predictor.calls == 4 + 2  # rebuilt once per layer at step 2, reused at step 3
 
 
+def test_second_order_sampler_evaluations_belong_to_their_step():
+    """Heun-like sampling: each step also evaluates the model at a sigma between two of the schedule's. Those calls
+    count as the step before: no extra plan build at a refresh step, and no false new generation."""
+    x, context = inputs()
+    predictor = CountingPredictor()
+    override = fgattn.comfy.FgattnAttentionOverride(SparsitySchedule(dense_forwards=0, refresh_at=(0, 2),
+                                                                     predictor=predictor))
+    schedule = torch.linspace(1.0, 0.0, 7)
+    for step in range(4):
+        for sigma in (schedule[step], 0.5 * (schedule[step] + schedule[step + 1])):
+            options = {"sample_sigmas": schedule, "sigmas": sigma.reshape(1), "optimized_attention_override": override}
+            run_blocks(x, context, options, func=CountingFunc())
+    assert predictor.calls == 2 * 2  # two layers, built at steps 0 and 2 only
+    assert all(state.last_step == 3 for state in override.layers.values())
+
+
 def test_call_counting_without_sigmas_and_per_batch_composition():
     x, context = inputs()
     predictor = CountingPredictor()

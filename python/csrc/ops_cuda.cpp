@@ -7,6 +7,7 @@
 #include <c10/cuda/CUDACachingAllocator.h>
 #include <c10/cuda/CUDAStream.h>
 
+#include <cstdlib>
 #include <list>
 #include <memory>
 #include <mutex>
@@ -28,7 +29,9 @@ namespace {
 
 // Plan once, run many: each plan's CSR is uploaded to the device once (fgattn::DevicePlan) and reused while the
 // same offsets/indices tensors (same storage, same version) come back. An entry holds its tensors, so their memory
-// cannot be reused by another plan while cached; the least recently used of kMaxDevicePlans entries is dropped.
+// cannot be reused by another plan while cached. Least recently used entries are dropped beyond kMaxDevicePlans or
+// beyond a device-memory budget: per-layer M x 1 plans of a large model at 720p take GBs each (python/README.md,
+// "Plan memory"); a dropped plan is uploaded again when it comes back.
 class DevicePlanCache {
  public:
   static constexpr std::size_t kMaxDevicePlans = 256;  // > layers x plans per layer of the video DiTs we target
@@ -44,10 +47,14 @@ class DevicePlanCache {
         return entries_.front().plan;
       }
     }
+    const std::size_t bytes = device_bytes(sizes.rows(), indices.numel());
+    if (budget_ == 0) budget_ = budget_bytes();
+    while (!entries_.empty() && (entries_.size() >= kMaxDevicePlans || held_ + bytes > budget_)) drop_oldest();
     auto uploaded = std::make_shared<const fgattn::DevicePlan>(
         fgattn::DevicePlan::upload(with_csr(sizes, offsets, indices), stream));
-    entries_.push_front({offsets, indices, offsets._version(), indices._version(), device, sizes.block_m, uploaded});
-    if (entries_.size() > kMaxDevicePlans) entries_.pop_back();
+    entries_.push_front(
+        {offsets, indices, offsets._version(), indices._version(), device, sizes.block_m, uploaded, bytes});
+    held_ += bytes;
     return uploaded;
   }
 
@@ -58,9 +65,36 @@ class DevicePlanCache {
     c10::Device device;
     int block_m;
     std::shared_ptr<const fgattn::DevicePlan> plan;
+    std::size_t bytes;
   };
+
+  // A DevicePlan's device memory: offsets (int64, rows + 1), indices (int32, nnz), order (int32, rows).
+  static std::size_t device_bytes(int64_t rows, int64_t nnz) {
+    return static_cast<std::size_t>(rows + 1) * 8 + static_cast<std::size_t>(nnz) * 4 + static_cast<std::size_t>(rows) * 4;
+  }
+
+  // FGATTN_PLAN_CACHE_MB, else a quarter of the current device's memory.
+  static std::size_t budget_bytes() {
+    if (const char* env = std::getenv("FGATTN_PLAN_CACHE_MB")) {
+      char* end = nullptr;
+      const unsigned long long mb = std::strtoull(env, &end, 10);
+      TORCH_CHECK_VALUE(end != env && *end == '\0' && mb > 0, "FGATTN_PLAN_CACHE_MB: expected a positive number of "
+                        "megabytes, got '", env, "'");
+      return static_cast<std::size_t>(mb) << 20;
+    }
+    std::size_t free = 0, total = 0;
+    TORCH_CHECK(cudaMemGetInfo(&free, &total) == cudaSuccess, "fgattn.attention: cudaMemGetInfo failed");
+    return total / 4;
+  }
+
+  void drop_oldest() {
+    held_ -= entries_.back().bytes;
+    entries_.pop_back();
+  }
+
   std::mutex mutex_;
   std::list<Entry> entries_;
+  std::size_t held_ = 0, budget_ = 0;
 };
 
 // The library allocates plans and predictor workspaces with cudaMalloc, beside torch's caching allocator, which in a

@@ -334,3 +334,30 @@ def test_predictor_workspace_when_torch_caches_the_free_memory():
         assert plan.validate().nnz > 0
     finally:
         torch.cuda.empty_cache()
+
+
+def test_device_plan_cache_budget():
+    """FGATTN_PLAN_CACHE_MB bounds the plans kept on the device: with room for one plan, alternating plans are
+    uploaded again each time and still give the same outputs; a malformed value is refused by name."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = """
+import torch, fgattn
+from fgattn import Plan
+torch.manual_seed(0)
+q, k, v = (torch.randn(1, 8192, 4, 128, device="cuda", dtype=torch.bfloat16) for _ in range(3))
+plans = [Plan.from_key_mask(torch.rand(1, 4, 64, 8192) < 0.5, 8192, 128) for _ in range(2)]  # ~4 MB each on the GPU
+first = [fgattn.attention(q, k, v, p) for p in plans]
+for _ in range(3):
+    for p, ref in zip(plans, first):
+        assert torch.equal(fgattn.attention(q, k, v, p), ref)
+print("ok")
+"""
+    env = dict(os.environ, FGATTN_PLAN_CACHE_MB="1", PYTHONPATH=str(Path(fgattn.__file__).resolve().parents[1]))
+    r = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0 and r.stdout.strip().endswith("ok"), r.stderr[-3000:]
+    env["FGATTN_PLAN_CACHE_MB"] = "lots"
+    r = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode != 0 and "FGATTN_PLAN_CACHE_MB: expected a positive number of megabytes" in r.stderr

@@ -106,6 +106,7 @@ auto retry_after_emptying_torch_cache(Work&& work) {
     return work();
   } catch (const fgattn::Error& e) {
     if (std::string_view(e.what()).find("out of memory") == std::string_view::npos) throw;
+    (void)cudaGetLastError();  // as fgattn's check_cuda does: a stale error would fail the retry's launch checks
     c10::cuda::CUDACachingAllocator::emptyCache();
     return work();
   }

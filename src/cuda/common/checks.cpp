@@ -22,7 +22,11 @@ std::string built_list(const int* values, std::size_t n) {
 }  // namespace
 
 void check_cuda(cudaError_t e, const char* what) {
-  if (e != cudaSuccess) throw Error(what, fmt::format("CUDA error: {}", cudaGetErrorString(e)));
+  if (e == cudaSuccess) return;
+  // A failed call (e.g. cudaMalloc out of memory) also sets the runtime's last error; clear it, or the next launch's
+  // cudaGetLastError() check would report it again after the caller recovered. Sticky errors stay regardless.
+  (void)cudaGetLastError();
+  throw Error(what, fmt::format("CUDA error: {}", cudaGetErrorString(e)));
 }
 
 void check_gpu_operand(const TensorView& t, const char* name) {

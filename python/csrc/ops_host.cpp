@@ -24,6 +24,11 @@ std::tuple<at::Tensor, at::Tensor, std::vector<int64_t>> load_plan(c10::string_v
 
 void save_plan(c10::string_view path, const at::Tensor& offsets, const at::Tensor& indices, at::IntArrayRef sizes) {
   TORCH_CHECK_VALUE(sizes.size() == 5, "fgattn.save_plan: sizes must be [B, H, Sq, Skv, block_m]");
+  TORCH_CHECK_VALUE(sizes[4] >= 1 && sizes[4] <= (1 << 20), "fgattn.save_plan: block_m must be in [1, 2^20], got ",
+                    sizes[4]);
+  TORCH_CHECK_TYPE(at::isIntegralType(offsets.scalar_type(), false) && at::isIntegralType(indices.scalar_type(), false),
+                   "fgattn.save_plan: offsets and indices must be integer tensors, got ", offsets.scalar_type(), " and ",
+                   indices.scalar_type());
   try {
     fgattn::Plan plan;
     plan.batch = sizes[0], plan.heads = sizes[1], plan.seq_q = sizes[2], plan.seq_kv = sizes[3];

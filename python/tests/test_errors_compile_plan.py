@@ -187,3 +187,11 @@ def test_oracle_backends():
         fgattn.oracle_plan(q, k, block_m=M, lse=lse, backend="kernel")
     with pytest.raises(ValueError, match="topcdf_plan has no torch-ops implementation"):
         fgattn.topcdf_plan(q, k, block_m=M, backend="torch")
+
+
+def test_save_plan_refuses_what_it_would_narrow(tmp_path):
+    p = Plan.dense(1, 1, 20, 20, 8)
+    with pytest.raises(ValueError, match=r"fgattn.save_plan: block_m must be in \[1, 2\^20\], got 4294967304"):
+        torch.ops.fgattn.save_plan(str(tmp_path / "x.plan"), p.offsets, p.indices, [1, 1, 20, 20, 2**32 + 8])
+    with pytest.raises(TypeError, match="fgattn.save_plan: offsets and indices must be integer tensors"):
+        torch.ops.fgattn.save_plan(str(tmp_path / "x.plan"), p.offsets, p.indices.float(), [1, 1, 20, 20, 8])

@@ -34,8 +34,10 @@ def parse_steps(text: str) -> tuple[int, ...]:
 
 class FgattnSparseAttention:
     """Patches a model's self-attention to fgattn: the first `dense_steps` sampling steps stay dense, plans are rebuilt
-    at `refresh_steps` by the oracle (keep key j for a block of block_m queries iff some query gives it probability
-    above tau = tau_factor / sequence length) and reused in between."""
+    at `refresh_steps` and reused in between. predictor "oracle": keep key j for a block of block_m queries iff some
+    query gives it probability above tau = tau_factor / sequence length (on the GPU about 1.1x one dense attention per
+    layer and build); "topcdf": pooled blocks of 16 tokens kept until their cumulative probability reaches topcdf_tau
+    (about 0.08x)."""
 
     @classmethod
     def INPUT_TYPES(cls):
@@ -46,22 +48,34 @@ class FgattnSparseAttention:
             "refresh_steps": ("STRING", {"default": "0,5,10,15,20,25,30,40"}),
             "block_m": (["128", "64"],),
             "tau_factor": ("FLOAT", {"default": 0.5, "min": 0.0, "max": 1.0e6, "step": 0.05}),
+        }, "optional": {
+            "predictor": (["oracle", "topcdf"],),
+            "topcdf_tau": ("FLOAT", {"default": 0.9, "min": 0.0, "max": 1.0, "step": 0.01}),
         }}
 
     RETURN_TYPES = ("MODEL",)
     FUNCTION = "patch"
     CATEGORY = "model_patches/attention"
 
-    def patch(self, model, enabled, dense_steps, refresh_steps, block_m, tau_factor):
+    def patch(self, model, enabled, dense_steps, refresh_steps, block_m, tau_factor, predictor="oracle",
+              topcdf_tau=0.9):
         if tau_factor < 0:
             raise ValueError(f"tau_factor: must be >= 0, got {tau_factor}")
+        if predictor not in ("oracle", "topcdf"):
+            raise ValueError(f"predictor: must be 'oracle' or 'topcdf', got {predictor!r}")
+        if not 0.0 < topcdf_tau <= 1.0:
+            raise ValueError(f"topcdf_tau: must be in (0, 1], got {topcdf_tau}")
         m = int(block_m)
 
-        def predictor(q, k):
+        def oracle(q, k):
             return fgattn.oracle_plan(q, k, block_m=m, tau=tau_factor / k.shape[1])
 
+        def topcdf(q, k):
+            return fgattn.topcdf_plan(q, k, block_m=m, pool=16, tau=topcdf_tau)
+
         schedule = fgattn.SparsitySchedule(dense_forwards=int(dense_steps), refresh_at=parse_steps(refresh_steps),
-                                           block_m=m, predictor=predictor, enabled=bool(enabled))
+                                           block_m=m, predictor=oracle if predictor == "oracle" else topcdf,
+                                           enabled=bool(enabled))
         return (fgattn.comfy.patch_model(model, schedule),)
 
 

@@ -221,6 +221,15 @@ def test_patch_model_and_the_node():
         run_blocks(x, context, dict(sigma_options(step), optimized_attention_override=node_override))
     densities = node_override.schedule.densities()
     assert len(densities) == 2 and all(0.0 < d < 1.0 for d in densities)  # tau = 2 / Skv keeps some keys
+    assert set(FgattnSparseAttention.INPUT_TYPES()["optional"]) == {"predictor", "topcdf_tau"}
+    (out,) = node.patch(model, True, 0, "", "64", 0.5, predictor="topcdf", topcdf_tau=0.5)
+    topcdf = out.model_options["transformer_options"]["optimized_attention_override"]
+    run_blocks(x, context, dict(sigma_options(0), optimized_attention_override=topcdf))
+    assert all(0.0 < d <= 1.0 for d in topcdf.schedule.densities())
+    with pytest.raises(ValueError, match="predictor: must be 'oracle' or 'topcdf'"):
+        node.patch(model, True, 0, "", "64", 0.5, predictor="magic")
+    with pytest.raises(ValueError, match=r"topcdf_tau: must be in \(0, 1\]"):
+        node.patch(model, True, 0, "", "64", 0.5, predictor="topcdf", topcdf_tau=0.0)
     assert parse_steps("") == ()
     with pytest.raises(ValueError, match="refresh_steps: expected comma-separated step numbers"):
         node.patch(model, True, 1, "0, ten", "128", 0.5)

@@ -355,7 +355,9 @@ for _ in range(3):
         assert torch.equal(fgattn.attention(q, k, v, p), ref)
 print("ok")
 """
-    env = dict(os.environ, FGATTN_PLAN_CACHE_MB="1", PYTHONPATH=str(Path(fgattn.__file__).resolve().parents[1]))
+    package_dir = str(Path(fgattn.__file__).resolve().parents[1])
+    env = dict(os.environ, FGATTN_PLAN_CACHE_MB="1",
+               PYTHONPATH=os.pathsep.join(p for p in (package_dir, os.environ.get("PYTHONPATH")) if p))
     r = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0 and r.stdout.strip().endswith("ok"), r.stderr[-3000:]
     env["FGATTN_PLAN_CACHE_MB"] = "lots"

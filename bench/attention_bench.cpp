@@ -1,8 +1,8 @@
 // fgattn_bench: median CUDA-event time of the sparse attention kernel on video shapes, dense and random M x 1
 // plans (M = 64, 128) at 100/50/25/10/5 % kept. Random non-zero inputs, output poisoned (NaN) and L2 flushed before
-// each timed launch, the output checked finite after (bench_common.h); then oracle plans of the video-like generator at 50/25/10/5 % (generator_plans.h;
-// --no-generator skips them). One JSON record per configuration; FLOPs counted: attended = 4 * D * kept (query, key)
-// pairs (QK^T and PV, 2 FLOP per multiply-add), i.e. 4*B*H*D*kept pairs.
+// each timed launch, the output checked finite after (bench_common.h); then oracle plans of the video-like generator
+// at 50/25/10/5 % (generator_plans.h; --no-generator skips them). One JSON record per configuration; FLOPs counted:
+// attended = 4 * D * kept (query, key) pairs (QK^T and PV, 2 FLOP per multiply-add), i.e. 4*B*H*D*kept pairs.
 #include <cuda_runtime.h>
 #include <fmt/format.h>
 

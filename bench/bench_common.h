@@ -94,13 +94,13 @@ struct Timing {
   double median = 0, min = 0, max = 0;
 };
 
-// `reps` CUDA-event timings of launch() on the default stream after `warmup` untimed launches; before_each() (e.g.
-// poisoning the output) and an L2 flush run before every timed launch, outside the events.
 inline L2Flush& l2_flush() {  // one buffer for every timing loop of the process
   static L2Flush flush;
   return flush;
 }
 
+// `reps` CUDA-event timings of launch() on the default stream after `warmup` untimed launches; before_each() (e.g.
+// poisoning the output) and an L2 flush run before every timed launch, outside the events.
 template <typename BeforeEach, typename Launch>
 Timing time_ms(int reps, int warmup, BeforeEach&& before_each, Launch&& launch) {
   L2Flush& flush_l2 = l2_flush();

@@ -99,14 +99,14 @@ class DevicePlanCache {
 
 // The library allocates plans and predictor workspaces with cudaMalloc, beside torch's caching allocator, which in a
 // pipeline may hold most of the free memory in cached blocks. On "out of memory", hand those blocks back to the
-// driver and try once more.
+// driver and try once more (fgattn's check_cuda has cleared the failed call's error, so the retry's checks start
+// clean).
 template <class Work>
 auto retry_after_emptying_torch_cache(Work&& work) {
   try {
     return work();
   } catch (const fgattn::Error& e) {
     if (std::string_view(e.what()).find("out of memory") == std::string_view::npos) throw;
-    (void)cudaGetLastError();  // as fgattn's check_cuda does: a stale error would fail the retry's launch checks
     c10::cuda::CUDACachingAllocator::emptyCache();
     return work();
   }

@@ -30,14 +30,10 @@ void save_plan(c10::string_view path, const at::Tensor& offsets, const at::Tenso
                    "fgattn.save_plan: offsets and indices must be integer tensors, got ", offsets.scalar_type(), " and ",
                    indices.scalar_type());
   try {
-    fgattn::Plan plan;
-    plan.batch = sizes[0], plan.heads = sizes[1], plan.seq_q = sizes[2], plan.seq_kv = sizes[3];
-    plan.block_m = static_cast<int>(sizes[4]);
-    const at::Tensor off = offsets.to(at::kCPU).to(at::kLong).contiguous();
-    const at::Tensor idx = indices.to(at::kCPU).to(at::kInt).contiguous();
-    plan.offsets.assign(off.data_ptr<int64_t>(), off.data_ptr<int64_t>() + off.numel());
-    plan.indices.assign(idx.data_ptr<int32_t>(), idx.data_ptr<int32_t>() + idx.numel());
-    fgattn::save_plan(plan, std::string(path));
+    fgattn::Plan sizes_only;
+    sizes_only.batch = sizes[0], sizes_only.heads = sizes[1], sizes_only.seq_q = sizes[2], sizes_only.seq_kv = sizes[3];
+    sizes_only.block_m = static_cast<int>(sizes[4]);
+    fgattn::save_plan(with_csr(sizes_only, offsets.to(at::kLong), indices.to(at::kInt)), std::string(path));
   } catch (const fgattn::Error& e) {
     TORCH_CHECK_VALUE(false, "fgattn.save_plan: ", e.what());
   }

@@ -11,8 +11,8 @@ would have run. q, k, v are [B, S, H*D] (or [B, H, S, D] with skip_reshape) and 
 
 (or the "fgattn sparse attention" node of python/comfyui_fgattn). What runs fgattn: self-attention calls, i.e. calls
 without a mask whose q and k have the same length (Wan's self-attention; its text and image cross-attention have
-512 and 257 keys and stay with `func`), in bf16/fp16 with head dim 64 or 128 on CUDA (fp32 too on the CPU). Everything else goes to `func` (or to an
-override installed before this one).
+512 and 257 keys and stay with `func`), in bf16/fp16 with head dim 64 or 128 on CUDA (fp32 too on the CPU).
+Everything else goes to `func` (or to an override installed before this one).
 
 The schedule's forward index is the sampling step: the position of transformer_options["sigmas"] in
 ["sample_sigmas"] (as ComfyUI sets them while sampling; a sigma between two of them, as 2nd-order samplers evaluate,
@@ -29,10 +29,10 @@ from dataclasses import dataclass
 import torch
 
 from .plan import Plan
+from .predict import GPU_DTYPES, GPU_HEAD_DIMS
 from .processor import SparsitySchedule
 
-_DTYPES = {"cuda": (torch.bfloat16, torch.float16), "cpu": (torch.bfloat16, torch.float16, torch.float32)}
-_CUDA_HEAD_DIMS = (64, 128)  # the kernel's (include/fgattn/cuda.h)
+_DTYPES = {"cuda": GPU_DTYPES, "cpu": GPU_DTYPES + (torch.float32,)}
 
 
 @dataclass
@@ -91,7 +91,7 @@ class FgattnAttentionOverride:
         if not skip_reshape and (not isinstance(heads, int) or heads < 1 or q.shape[-1] % heads != 0):
             return False
         head_dim = q.shape[-1] if skip_reshape else q.shape[-1] // heads
-        return q.device.type == "cpu" or head_dim in _CUDA_HEAD_DIMS
+        return q.device.type == "cpu" or head_dim in GPU_HEAD_DIMS
 
     def _layer(self, transformer_options: dict) -> _LayerState:
         key = (transformer_options.get("block_type"), transformer_options.get("block_index"),
@@ -123,11 +123,8 @@ class FgattnAttentionOverride:
             return self._stock(func, args, kwargs)
 
         qb, kb, vb = (self._bshd(t, heads, skip_reshape) for t in (q, k, v))
-        batch, seq_q, h, _ = qb.shape
-        if state.plan is None or (step in self.schedule.refresh_at and state.built_at != step) or \
-                not state.plan.shape_matches(batch, h, seq_q, kb.shape[1]):
-            with torch.no_grad():
-                state.plan = self.schedule.predict(qb.detach(), kb.detach())
+        state.plan, rebuilt = self.schedule.plan_for(state.plan, step, qb, kb, built_at=state.built_at)
+        if rebuilt:
             state.built_at = step
         from . import attention  # late: the package imports this module
         out = attention(qb, kb, vb, state.plan)  # [B, S, H, D]

@@ -18,8 +18,8 @@ import torch
 from .plan import Plan
 
 _BACKENDS = ("auto", "kernel", "torch")
-_GPU_DTYPES = (torch.bfloat16, torch.float16)
-_GPU_HEAD_DIMS = (64, 128)
+GPU_DTYPES = (torch.bfloat16, torch.float16)  # what the CUDA kernel and GPU predictors take (include/fgattn/cuda.h)
+GPU_HEAD_DIMS = (64, 128)
 _GPU_BLOCK_M = (64, 128)
 _GPU_MAX_KEY_POOLS = 5120  # include/fgattn/predict_cuda.h: Top-CDF on the GPU
 
@@ -36,7 +36,7 @@ def _check_backend(backend: str) -> None:
 
 def _gpu_inputs(q: torch.Tensor, block_m: int) -> bool:
     """The inputs the library's GPU predictors take (include/fgattn/predict_cuda.h); they check the rest."""
-    return (q.is_cuda and q.dtype in _GPU_DTYPES and q.dim() == 4 and q.shape[-1] in _GPU_HEAD_DIMS
+    return (q.is_cuda and q.dtype in GPU_DTYPES and q.dim() == 4 and q.shape[-1] in GPU_HEAD_DIMS
             and block_m in _GPU_BLOCK_M and built_with_cuda())
 
 

@@ -46,6 +46,18 @@ class SparsitySchedule:
     def predict(self, q: torch.Tensor, k: torch.Tensor) -> Plan:
         return (self.predictor or _oracle(self.block_m, self.tau))(q, k)
 
+    def plan_for(self, plan: Plan | None, forward: int, q: torch.Tensor, k: torch.Tensor,
+                 built_at: int | None = None) -> tuple[Plan, bool]:
+        """(plan, rebuilt): a layer's cached `plan`, or a new one from this forward's q, k ([B, S, H, D]) when it has
+        none, its shapes differ, or `forward` is a refresh forward other than `built_at` (the forward that built it,
+        for hooks called more than once per forward)."""
+        B, S, H, _ = q.shape
+        if plan is None or (forward in self.refresh_at and forward != built_at) or \
+                not plan.shape_matches(B, H, S, k.shape[1]):
+            with torch.no_grad():
+                return self.predict(q.detach(), k.detach()), True
+        return plan, False
+
     def reset(self) -> None:
         """Start a new generation: forward counters to 0, every cached plan dropped."""
         for p in self.processors:
@@ -128,11 +140,7 @@ class FgattnProcessor:
     def _plan_for(self, q: torch.Tensor, k: torch.Tensor) -> Plan:
         """The cached plan, rebuilt at the schedule's refresh forwards or when the shapes change (a graph break
         under torch.compile: building a plan has data-dependent sizes; running it does not)."""
-        B, S, H, _ = q.shape
-        if self.plan is None or self.forward in self.schedule.refresh_at or \
-                not self.plan.shape_matches(B, H, S, k.shape[1]):
-            with torch.no_grad():
-                self.plan = self.schedule.predict(q.detach(), k.detach())
+        self.plan, _ = self.schedule.plan_for(self.plan, self.forward, q, k)
         return self.plan
 
     def __call__(self, attn, hidden_states, encoder_hidden_states=None, attention_mask=None, rotary_emb=None,

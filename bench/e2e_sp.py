@@ -40,6 +40,8 @@ def parse_args(argv=None):
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--no-balance", action="store_true", help="also run P > 1 with Ulysses' contiguous head split")
     ap.add_argument("--tiny", action="store_true", help="tiny config on CPU processes with gloo")
+    ap.add_argument("--profile", action="store_true", help="after timing, one forward under torch.profiler: rank 0's "
+                    "table of GPU time by op goes to <out>.profile_gpus<N>.txt (where the P-GPU forward loses time)")
     args = ap.parse_args(argv)
     args.gpus = [int(n) for n in args.gpus.split(",")]
     if args.gpus[0] != 1 or any(n < 1 for n in args.gpus):
@@ -90,6 +92,8 @@ def _worker(rank, world, args, balance_heads, init_file, out_dir):
     with torch.no_grad():
         out = forward()
         ms, times = Timer(dev, args.iters, args.warmup)(forward)
+        if args.profile and cuda:
+            profile_forward(forward, f"{args.out}.profile_gpus{world}.txt" if rank == 0 else None)
     if world > 1:
         result.update(procs[0].ulysses.last_balance)
         all_ms = [None] * world
@@ -101,6 +105,16 @@ def _worker(rank, world, args, balance_heads, init_file, out_dir):
     if world > 1:
         dist.barrier()
         dist.destroy_process_group()
+
+
+def profile_forward(forward, path):
+    """One forward under torch.profiler; the ops' GPU time, largest first, written to `path` (None: not written)."""
+    from torch.profiler import ProfilerActivity, profile
+    with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
+        forward()
+        torch.cuda.synchronize()
+    if path:
+        Path(path).write_text(prof.key_averages().table(sort_by="self_cuda_time_total", row_limit=40, max_name_column_width=70) + "\n")
 
 
 def run(world, args, balance_heads):

@@ -45,6 +45,7 @@ class UlyssesFgattn(UlyssesAttention):
         self.balance_heads = balance_heads
         self.cache_size = cache_size
         self._cache: OrderedDict = OrderedDict()
+        self._permutations: dict = {}  # (slots, heads, device) -> index tensors; a handful of slot orders per run
         self._plan: Plan | None = None
         self.last_balance: dict | None = None  # {"imbalance_before", "imbalance_after", "assignment", ...}
 
@@ -69,16 +70,28 @@ class UlyssesFgattn(UlyssesAttention):
                              f"S_pad = {seq_pad} (P * shard), got B={plan.batch} H={plan.heads} "
                              f"seq_q={plan.seq_q} seq_kv={plan.seq_kv}")
         slots, self._plan = self._rank_plan(plan, seq_pad)
-        identity = slots == list(range(heads))
-        if not identity:
-            index = torch.tensor(slots, device=query.device).clamp(min=0)  # padding slots: any head (plan empty)
-            query, key, value = (t.index_select(2, index) for t in (query, key, value))
+        permutation = self._head_permutation(slots, heads, query.device)
+        if permutation is not None:
+            query, key, value = (t.index_select(2, permutation[0]) for t in (query, key, value))
         out = super().forward(query, key, value, softmax_scale=softmax_scale, **kwargs)
         self._plan = None
-        if not identity:
-            position = torch.tensor([slots.index(h) for h in range(heads)], device=out.device)
-            out = out.index_select(2, position)
+        if permutation is not None:
+            out = out.index_select(2, permutation[1])
         return out
+
+    def _head_permutation(self, slots: list[int], heads: int, device: torch.device):
+        """(slot -> head, head -> slot) index tensors on `device`, None when the slots are the heads in order. Kept
+        per slot order: building them each call would copy from the host and synchronise the stream every layer."""
+        if slots == list(range(heads)):
+            return None
+        key = (tuple(slots), heads, device)
+        if key not in self._permutations:
+            if len(self._permutations) >= 64:  # plans rebuilt many times with new balances: start over
+                self._permutations.clear()
+            to_slots = torch.tensor(slots, device=device).clamp(min=0)  # padding slots: any head (plan empty)
+            to_heads = torch.tensor([slots.index(h) for h in range(heads)], device=device)
+            self._permutations[key] = (to_slots, to_heads)
+        return self._permutations[key]
 
     def _rank_plan(self, plan: Plan, seq_pad: int) -> tuple[list[int], Plan]:
         key = (id(plan), seq_pad, self.balance_heads)

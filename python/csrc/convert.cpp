@@ -3,6 +3,8 @@
 
 #include <algorithm>
 
+#include "message.h"
+
 namespace fgattn_torch {
 namespace {
 
@@ -12,8 +14,8 @@ fgattn::DType to_dtype(const at::Tensor& t, const char* name) {
     case at::kHalf: return fgattn::DType::f16;
     case at::kFloat: return fgattn::DType::f32;
     default:
-      TORCH_CHECK_TYPE(false, name, ": dtype ", t.scalar_type(),
-                       " is not supported (bfloat16 or float16; float32 on the CPU)");
+      TORCH_CHECK_TYPE(false, message(name, ": dtype ", t.scalar_type(),
+                                      " is not supported (bfloat16 or float16; float32 on the CPU)"));
   }
   return fgattn::DType::f32;  // unreachable
 }
@@ -21,13 +23,15 @@ fgattn::DType to_dtype(const at::Tensor& t, const char* name) {
 }  // namespace
 
 fgattn::TensorView to_view(const at::Tensor& t, const char* name) {
-  TORCH_CHECK_VALUE(t.dim() == 4, name, ": must be 4-D in the logical [B, S, H, D] shape (pass a [B, H, S, D] ",
-                    "tensor as t.transpose(1, 2)), got ", t.dim(), " dims with shape ", t.sizes());
+  TORCH_CHECK_VALUE(t.dim() == 4,
+                    message(name, ": must be 4-D in the logical [B, S, H, D] shape (pass a [B, H, S, D] ",
+                            "tensor as t.transpose(1, 2)), got ", t.dim(), " dims with shape ", t.sizes()));
   fgattn::TensorView view;
   view.data = t.numel() > 0 ? t.data_ptr() : nullptr;
   view.dtype = to_dtype(t, name);
   view.device = t.is_cuda() ? fgattn::Device::cuda : fgattn::Device::cpu;
-  TORCH_CHECK_VALUE(t.is_cpu() || t.is_cuda(), name, ": must be a CPU or CUDA tensor, got device ", t.device());
+  TORCH_CHECK_VALUE(t.is_cpu() || t.is_cuda(),
+                    message(name, ": must be a CPU or CUDA tensor, got device ", t.device()));
   for (int i = 0; i < 4; ++i) {
     view.shape[i] = t.size(i);
     view.strides[i] = t.stride(i);
@@ -37,20 +41,23 @@ fgattn::TensorView to_view(const at::Tensor& t, const char* name) {
 
 fgattn::Plan plan_sizes(const at::Tensor& q, const at::Tensor& k, const at::Tensor& offsets, const at::Tensor& indices,
                         int64_t block_m) {
-  TORCH_CHECK_VALUE(block_m >= 1 && block_m <= (1 << 20), "plan: block_m must be in [1, 2^20], got ", block_m);
-  TORCH_CHECK_TYPE(offsets.scalar_type() == at::kLong, "plan: offsets must be int64, got ", offsets.scalar_type());
-  TORCH_CHECK_TYPE(indices.scalar_type() == at::kInt, "plan: indices must be int32, got ", indices.scalar_type());
-  TORCH_CHECK_VALUE(offsets.dim() == 1, "plan: offsets must be 1-D, got shape ", offsets.sizes());
-  TORCH_CHECK_VALUE(indices.dim() == 1, "plan: indices must be 1-D, got shape ", indices.sizes());
+  TORCH_CHECK_VALUE(block_m >= 1 && block_m <= (1 << 20), message("plan: block_m must be in [1, 2^20], got ", block_m));
+  TORCH_CHECK_TYPE(offsets.scalar_type() == at::kLong,
+                   message("plan: offsets must be int64, got ", offsets.scalar_type()));
+  TORCH_CHECK_TYPE(indices.scalar_type() == at::kInt,
+                   message("plan: indices must be int32, got ", indices.scalar_type()));
+  TORCH_CHECK_VALUE(offsets.dim() == 1, message("plan: offsets must be 1-D, got shape ", offsets.sizes()));
+  TORCH_CHECK_VALUE(indices.dim() == 1, message("plan: indices must be 1-D, got shape ", indices.sizes()));
   fgattn::Plan plan;
   plan.batch = q.size(0);
   plan.seq_q = q.size(1);
   plan.heads = q.size(2);
   plan.seq_kv = k.size(1);
   plan.block_m = static_cast<int>(block_m);
-  TORCH_CHECK_VALUE(offsets.numel() == plan.rows() + 1, "plan: offsets has ", offsets.numel(),
-                    " entries, but B*H*ceil(Sq/block_m) + 1 = ", plan.rows() + 1, " for B=", plan.batch,
-                    " H=", plan.heads, " Sq=", plan.seq_q, " block_m=", block_m);
+  TORCH_CHECK_VALUE(
+      offsets.numel() == plan.rows() + 1,
+      message("plan: offsets has ", offsets.numel(), " entries, but B*H*ceil(Sq/block_m) + 1 = ", plan.rows() + 1,
+              " for B=", plan.batch, " H=", plan.heads, " Sq=", plan.seq_q, " block_m=", block_m));
   return plan;
 }
 
@@ -87,7 +94,7 @@ std::tuple<at::Tensor, at::Tensor> empty_out_and_lse(const at::Tensor& q, bool r
 namespace {
 // int64 arguments narrowed to the library's int only when they fit, so 2^32 + 64 is refused rather than read as 64.
 int checked_int(int64_t value, const char* op, const char* name) {
-  TORCH_CHECK_VALUE(value >= 1 && value <= (1 << 20), op, ": ", name, " must be in [1, 2^20], got ", value);
+  TORCH_CHECK_VALUE(value >= 1 && value <= (1 << 20), message(op, ": ", name, " must be in [1, 2^20], got ", value));
   return static_cast<int>(value);
 }
 }  // namespace

@@ -20,6 +20,7 @@
 #include "fgattn/predict_cuda.h"
 #endif
 
+#include "message.h"
 #include "ops.h"
 
 namespace fgattn_torch {
@@ -78,8 +79,8 @@ class DevicePlanCache {
     if (const char* env = std::getenv("FGATTN_PLAN_CACHE_MB")) {
       char* end = nullptr;
       const unsigned long long mb = std::strtoull(env, &end, 10);
-      TORCH_CHECK_VALUE(end != env && *end == '\0' && mb > 0, "FGATTN_PLAN_CACHE_MB: expected a positive number of "
-                        "megabytes, got '", env, "'");
+      TORCH_CHECK_VALUE(end != env && *end == '\0' && mb > 0,
+                        message("FGATTN_PLAN_CACHE_MB: expected a positive number of megabytes, got '", env, "'"));
       return static_cast<std::size_t>(mb) << 20;
     }
     std::size_t free = 0, total = 0;
@@ -115,19 +116,19 @@ auto retry_after_emptying_torch_cache(Work&& work) {
 cudaStream_t current_stream(const at::Tensor& t) { return c10::cuda::getCurrentCUDAStream(t.device().index()).stream(); }
 
 void check_same_cuda_device(const at::Tensor& q, const at::Tensor& k, const char* op) {
-  TORCH_CHECK_VALUE(q.is_cuda() && k.device() == q.device(), op, ": q and k must be on the same CUDA device, got ",
-                    q.device(), ", ", k.device());
+  TORCH_CHECK_VALUE(q.is_cuda() && k.device() == q.device(),
+                    message(op, ": q and k must be on the same CUDA device, got ", q.device(), ", ", k.device()));
 }
 
 // attention()'s LSE for q as the oracle takes it: fp32 [B, H, Sq] on q's device, contiguous.
 at::Tensor checked_lse(const at::Tensor& lse, const at::Tensor& q) {
-  TORCH_CHECK_VALUE(lse.device() == q.device(), "fgattn.oracle_plan: lse must be on q's device ", q.device(), ", got ",
-                    lse.device());
-  TORCH_CHECK_TYPE(lse.scalar_type() == at::kFloat, "fgattn.oracle_plan: lse must be float32 (attention()'s LSE), got ",
-                   lse.scalar_type());
+  TORCH_CHECK_VALUE(lse.device() == q.device(),
+                    message("fgattn.oracle_plan: lse must be on q's device ", q.device(), ", got ", lse.device()));
+  TORCH_CHECK_TYPE(lse.scalar_type() == at::kFloat,
+                   message("fgattn.oracle_plan: lse must be float32 (attention()'s LSE), got ", lse.scalar_type()));
   TORCH_CHECK_VALUE(lse.dim() == 3 && lse.size(0) == q.size(0) && lse.size(1) == q.size(2) && lse.size(2) == q.size(1),
-                    "fgattn.oracle_plan: lse must have shape [B, H, Sq] = [", q.size(0), ", ", q.size(2), ", ",
-                    q.size(1), "], got ", lse.sizes());
+                    message("fgattn.oracle_plan: lse must have shape [B, H, Sq] = [", q.size(0), ", ", q.size(2), ", ",
+                            q.size(1), "], got ", lse.sizes()));
   return lse.contiguous();
 }
 
@@ -137,8 +138,8 @@ std::tuple<at::Tensor, at::Tensor> attention_cuda(const at::Tensor& q, const at:
                                                   const at::Tensor& offsets, const at::Tensor& indices,
                                                   int64_t block_m, std::optional<double> scale, bool return_lse) {
   TORCH_CHECK_VALUE(q.is_cuda() && k.device() == q.device() && v.device() == q.device(),
-                    "fgattn.attention: q, k and v must be on the same CUDA device, got ", q.device(), ", ", k.device(),
-                    ", ", v.device());
+                    message("fgattn.attention: q, k and v must be on the same CUDA device, got ", q.device(), ", ",
+                            k.device(), ", ", v.device()));
   const c10::DeviceGuard guard(q.device());
   const fgattn::TensorView qv = to_view(q, "q"), kv = to_view(k, "k"), vv = to_view(v, "v");
   auto [out, lse] = empty_out_and_lse(q, return_lse);
@@ -154,7 +155,7 @@ std::tuple<at::Tensor, at::Tensor> attention_cuda(const at::Tensor& q, const at:
     fgattn::attention(qv, kv, vv, *plan, to_view(out, "out"), return_lse ? lse.data_ptr<float>() : nullptr, options,
                       stream);
   } catch (const fgattn::Error& e) {
-    TORCH_CHECK_VALUE(false, "fgattn.attention: ", e.what());
+    TORCH_CHECK_VALUE(false, message("fgattn.attention: ", e.what()));
   }
   return {out, lse};
 }
@@ -180,7 +181,7 @@ PlanTensors oracle_plan_cuda(const at::Tensor& q, const at::Tensor& k, int64_t b
       return plan_tensors(predictor.download(stream));
     });
   } catch (const fgattn::Error& e) {
-    TORCH_CHECK_VALUE(false, "fgattn.oracle_plan: ", e.what());
+    TORCH_CHECK_VALUE(false, message("fgattn.oracle_plan: ", e.what()));
   }
 }
 
@@ -197,7 +198,7 @@ PlanTensors topcdf_plan_cuda(const at::Tensor& q, const at::Tensor& k, int64_t b
       return plan_tensors(predictor.download(stream));
     });
   } catch (const fgattn::Error& e) {
-    TORCH_CHECK_VALUE(false, "fgattn.topcdf_plan: ", e.what());
+    TORCH_CHECK_VALUE(false, message("fgattn.topcdf_plan: ", e.what()));
   }
 }
 
@@ -207,8 +208,9 @@ bool built_with_cuda() { return true; }
 
 namespace {
 [[noreturn]] void built_without_cuda(const at::Tensor& q, const char* op) {
-  TORCH_CHECK(false, op, ": q is on ", q.device(), ", but the fgattn op library was built without CUDA (configure "
-              "with nvcc present and -DFGATTN_ENABLE_CUDA=ON), or move the tensors to the CPU");
+  TORCH_CHECK(false, message(op, ": q is on ", q.device(),
+                             ", but the fgattn op library was built without CUDA (configure "
+                             "with nvcc present and -DFGATTN_ENABLE_CUDA=ON), or move the tensors to the CPU"));
 }
 }  // namespace
 

@@ -8,6 +8,7 @@
 #include "fgattn/error.h"
 #include "fgattn/plan.h"
 #include "fgattn/workload.h"
+#include "message.h"
 #include "ops.h"
 
 namespace fgattn_torch {
@@ -18,31 +19,31 @@ std::tuple<at::Tensor, at::Tensor, std::vector<int64_t>> load_plan(c10::string_v
     auto [off, idx] = plan_tensors(plan);
     return {off, idx, {plan.batch, plan.heads, plan.seq_q, plan.seq_kv, plan.block_m}};
   } catch (const fgattn::Error& e) {
-    TORCH_CHECK_VALUE(false, "fgattn.load_plan: ", e.what());
+    TORCH_CHECK_VALUE(false, message("fgattn.load_plan: ", e.what()));
   }
 }
 
 void save_plan(c10::string_view path, const at::Tensor& offsets, const at::Tensor& indices, at::IntArrayRef sizes) {
   TORCH_CHECK_VALUE(sizes.size() == 5, "fgattn.save_plan: sizes must be [B, H, Sq, Skv, block_m]");
-  TORCH_CHECK_VALUE(sizes[4] >= 1 && sizes[4] <= (1 << 20), "fgattn.save_plan: block_m must be in [1, 2^20], got ",
-                    sizes[4]);
+  TORCH_CHECK_VALUE(sizes[4] >= 1 && sizes[4] <= (1 << 20),
+                    message("fgattn.save_plan: block_m must be in [1, 2^20], got ", sizes[4]));
   TORCH_CHECK_TYPE(at::isIntegralType(offsets.scalar_type(), false) && at::isIntegralType(indices.scalar_type(), false),
-                   "fgattn.save_plan: offsets and indices must be integer tensors, got ", offsets.scalar_type(), " and ",
-                   indices.scalar_type());
+                   message("fgattn.save_plan: offsets and indices must be integer tensors, got ", offsets.scalar_type(),
+                           " and ", indices.scalar_type()));
   try {
     fgattn::Plan sizes_only;
     sizes_only.batch = sizes[0], sizes_only.heads = sizes[1], sizes_only.seq_q = sizes[2], sizes_only.seq_kv = sizes[3];
     sizes_only.block_m = static_cast<int>(sizes[4]);
     fgattn::save_plan(with_csr(sizes_only, offsets.to(at::kLong), indices.to(at::kInt)), std::string(path));
   } catch (const fgattn::Error& e) {
-    TORCH_CHECK_VALUE(false, "fgattn.save_plan: ", e.what());
+    TORCH_CHECK_VALUE(false, message("fgattn.save_plan: ", e.what()));
   }
 }
 
 // The generator's Q, K, V as fp32 CPU tensors (copied out of its host tensors; packed BSHD).
 std::tuple<at::Tensor, at::Tensor, at::Tensor> workload(int64_t frames, int64_t height, int64_t width, int64_t heads,
                                                         int64_t head_dim, int64_t text_tokens, int64_t seed) {
-  TORCH_CHECK_VALUE(seed >= 0, "fgattn.workload: seed must be >= 0, got ", seed);
+  TORCH_CHECK_VALUE(seed >= 0, message("fgattn.workload: seed must be >= 0, got ", seed));
   try {
     fgattn::WorkloadSpec spec;
     spec.name = "torch";
@@ -57,7 +58,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> workload(int64_t frames, int64_t 
     };
     return {to_tensor(qkv.q), to_tensor(qkv.k), to_tensor(qkv.v)};
   } catch (const fgattn::Error& e) {
-    TORCH_CHECK_VALUE(false, "fgattn.workload: ", e.what());
+    TORCH_CHECK_VALUE(false, message("fgattn.workload: ", e.what()));
   }
 }
 

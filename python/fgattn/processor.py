@@ -20,6 +20,7 @@ from typing import Callable
 
 import torch
 import torch.nn.functional as F
+from torch.func import functional_call
 
 from .plan import Plan
 from .predict import oracle_plan
@@ -79,6 +80,37 @@ def _rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tens
     return torch.stack((even * c - odd * s, even * s + odd * c), dim=-1).flatten(-2).type_as(x)
 
 
+def project_qkv(attn, hidden_states: torch.Tensor, rotary_emb, channels: torch.Tensor | None = None):
+    """Wan's q, k, v [B, S, H, D]: projections, q/k norms, RoPE. With `channels` (the q/k/v channels in another head
+    order; fgattn.parallel) the heads come out in that order: the projections' rows and the norms' per-channel
+    parameters are permuted, a few MB per layer, instead of the activations. For plain Linear projections and q/k
+    norms over the whole vector only: those commute with a permutation of the channels, and RoPE is the same for
+    every head."""
+    fused = getattr(attn, "fused_projections", False)
+    if channels is None:
+        q, k, v = attn.to_qkv(hidden_states).chunk(3, dim=-1) if fused else \
+            (attn.to_q(hidden_states), attn.to_k(hidden_states), attn.to_v(hidden_states))
+        q, k = attn.norm_q(q), attn.norm_k(k)
+    else:
+        def rows(linear, index):
+            return F.linear(hidden_states, linear.weight[index], None if linear.bias is None else linear.bias[index])
+
+        def norm(module, x):
+            state = {name: t[channels] for name, t in [*module.named_parameters(), *module.named_buffers()]}
+            return functional_call(module, state, (x,))
+
+        if fused:
+            width = attn.to_qkv.out_features // 3
+            q, k, v = rows(attn.to_qkv, torch.cat([channels, channels + width, channels + 2 * width])).chunk(3, -1)
+        else:
+            q, k, v = (rows(m, channels) for m in (attn.to_q, attn.to_k, attn.to_v))
+        q, k = norm(attn.norm_q, q), norm(attn.norm_k, k)
+    q, k, v = (t.unflatten(2, (attn.heads, -1)) for t in (q, k, v))  # [B, S, H, D]
+    if rotary_emb is not None:
+        q, k = _rotate(q, *rotary_emb), _rotate(k, *rotary_emb)
+    return q, k, v
+
+
 class FgattnProcessor:
     """Self-attention processor running fgattn.attention with a per-layer plan (see the module docstring)."""
 
@@ -117,15 +149,7 @@ class FgattnProcessor:
                 module.set_processor(module.processor.fallback)
 
     def _qkv(self, attn, hidden_states, rotary_emb):
-        if getattr(attn, "fused_projections", False):
-            q, k, v = attn.to_qkv(hidden_states).chunk(3, dim=-1)
-        else:
-            q, k, v = attn.to_q(hidden_states), attn.to_k(hidden_states), attn.to_v(hidden_states)
-        q, k = attn.norm_q(q), attn.norm_k(k)
-        q, k, v = (t.unflatten(2, (attn.heads, -1)) for t in (q, k, v))  # [B, S, H, D]
-        if rotary_emb is not None:
-            q, k = _rotate(q, *rotary_emb), _rotate(k, *rotary_emb)
-        return q, k, v
+        return project_qkv(attn, hidden_states, rotary_emb)
 
     @torch.compiler.disable
     def _use_stock(self, cross: bool) -> bool:

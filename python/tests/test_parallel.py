@@ -139,28 +139,34 @@ def _worker(rank, world, init_file, backend, out_dir):
         results.append((gather_sequence(out, q.shape[1]).cpu(), ulysses.last_balance))
     if backend == "gloo":
         from fgattn.parallel.wan import install_wan, sequence_parallel_forward
-        model, x, plan = wan_case()
-        install_wan(model, plan)
-        with torch.no_grad():
-            results.append(sequence_parallel_forward(model, x["hidden_states"], x["timestep"],
-                                                     x["encoder_hidden_states"]))
+        for heads in WAN_HEADS:
+            model, x, plan = wan_case(heads)
+            procs = install_wan(model, plan)
+            with torch.no_grad():
+                out = sequence_parallel_forward(model, x["hidden_states"], x["timestep"], x["encoder_hidden_states"])
+            results.append((out, bool(procs[0]._channels)))  # whether the heads moved by permuted weights
     if rank == 0:
         torch.save(results, os.path.join(out_dir, "sp.pt"))
     dist.barrier()
     dist.destroy_process_group()
 
 
-def wan_case():
-    """diffusers' WanTransformer3DModel, tiny: 3 heads (uneven over 2 ranks), 3 x 5 x 7 = 105 tokens (uneven)."""
+# 3 heads: uneven over 2 ranks (padding slots, the activations are permuted); 4 heads: even, and the balance
+# reorders them (the projection weights are permuted instead)
+WAN_HEADS = {3: [0.9, 0.2, 0.5], 4: [0.9, 0.8, 0.1, 0.05]}
+
+
+def wan_case(heads):
+    """diffusers' WanTransformer3DModel, tiny: 3 x 5 x 7 = 105 tokens (uneven over 2 ranks)."""
     import diffusers
     torch.manual_seed(0)
     model = diffusers.WanTransformer3DModel(
-        patch_size=(1, 2, 2), num_attention_heads=3, attention_head_dim=16, in_channels=4, out_channels=4,
+        patch_size=(1, 2, 2), num_attention_heads=heads, attention_head_dim=16, in_channels=4, out_channels=4,
         text_dim=32, freq_dim=32, ffn_dim=64, num_layers=2, rope_max_seq_len=64).eval()
     g = torch.Generator().manual_seed(1)
     x = dict(hidden_states=torch.randn(1, 4, 3, 10, 14, generator=g), timestep=torch.tensor([500]),
              encoder_hidden_states=torch.randn(1, 12, 32, generator=g))
-    return model, x, random_plan(1, 3, 105, 16, [0.9, 0.2, 0.5], seed=7)
+    return model, x, random_plan(1, heads, 105, 16, WAN_HEADS[heads], seed=7)
 
 
 def run_two_processes(backend):
@@ -181,13 +187,14 @@ def test_two_gloo_processes_match_one():
         if not case[-1]:
             assert info["imbalance_after"] == info["imbalance_before"]
     # the tiny Wan model: two ranks (sharded sequence, Ulysses fgattn) vs one process with the single-GPU processor
-    import fgattn
-    model, x, plan = wan_case()
-    fgattn.FgattnProcessor.install(model, fgattn.SparsitySchedule(dense_forwards=0, refresh_at=(), block_m=16,
-                                                                  predictor=lambda q, k: plan))
-    with torch.no_grad():
-        ref = model(**x, return_dict=False)[0]
-    torch.testing.assert_close(results[len(CASES)], ref, rtol=1e-4, atol=1e-5)
+    for heads, (out, permuted_weights) in zip(WAN_HEADS, results[len(CASES):]):
+        model, x, plan = wan_case(heads)
+        fgattn.FgattnProcessor.install(model, fgattn.SparsitySchedule(dense_forwards=0, refresh_at=(), block_m=16,
+                                                                      predictor=lambda q, k: plan))
+        with torch.no_grad():
+            ref = model(**x, return_dict=False)[0]
+        torch.testing.assert_close(out, ref, rtol=1e-4, atol=1e-5, msg=lambda m: f"{heads} heads: {m}")
+        assert permuted_weights == (heads == 4)
     # the balanced cases above were chosen so that the contiguous split is unbalanced
     assert results[0][1]["imbalance_before"] > 1.5 > results[0][1]["imbalance_after"]
 

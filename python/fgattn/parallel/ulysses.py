@@ -57,7 +57,10 @@ class UlyssesFgattn(UlyssesAttention):
     def rank(self) -> int:
         return dist.get_rank(self.spg)
 
-    def forward(self, query, key, value, plan: Plan, softmax_scale: float | None = None, **kwargs):
+    def forward(self, query, key, value, plan: Plan, softmax_scale: float | None = None,
+                heads_in_slot_order: bool = False, **kwargs):
+        """heads_in_slot_order: query/key/value already hold the heads in `slot_order(plan, S_pad)` (P * ceil(H / P)
+        of them), as a caller that permuted its projection weights produces; the output then keeps that order."""
         if query.dim() != 4 or key.shape != query.shape or value.shape != query.shape:
             raise ValueError("query, key, value: must be this rank's sequence shards [B, S_pad / P, H, D] of one "
                              f"shape, got {list(query.shape)}, {list(key.shape)}, {list(value.shape)}")
@@ -65,12 +68,14 @@ class UlyssesFgattn(UlyssesAttention):
             raise TypeError(f"plan: must be an fgattn.Plan, got {type(plan).__name__}")
         batch, shard, heads, _ = query.shape
         seq_pad = shard * self.world_size
-        if plan.batch != batch or plan.heads != heads or plan.seq_q != plan.seq_kv or plan.seq_q > seq_pad:
-            raise ValueError(f"plan: must cover all {heads} heads of batch {batch} with seq_q = seq_kv <= "
-                             f"S_pad = {seq_pad} (P * shard), got B={plan.batch} H={plan.heads} "
-                             f"seq_q={plan.seq_q} seq_kv={plan.seq_kv}")
+        plan_heads = self.world_size * balance.slots_per_rank(plan.heads, self.world_size) if heads_in_slot_order \
+            else plan.heads
+        if plan.batch != batch or plan_heads != heads or plan.seq_q != plan.seq_kv or plan.seq_q > seq_pad:
+            raise ValueError(f"plan: must cover all {heads} heads{' (slots)' if heads_in_slot_order else ''} of "
+                             f"batch {batch} with seq_q = seq_kv <= S_pad = {seq_pad} (P * shard), got "
+                             f"B={plan.batch} H={plan.heads} seq_q={plan.seq_q} seq_kv={plan.seq_kv}")
         slots, self._plan = self._rank_plan(plan, seq_pad)
-        permutation = self._head_permutation(slots, heads, query.device)
+        permutation = None if heads_in_slot_order else self._head_permutation(slots, heads, query.device)
         if permutation is not None:
             query, key, value = (t.index_select(2, permutation[0]) for t in (query, key, value))
         out = super().forward(query, key, value, softmax_scale=softmax_scale, **kwargs)
@@ -92,6 +97,10 @@ class UlyssesFgattn(UlyssesAttention):
             to_heads = torch.tensor([slots.index(h) for h in range(heads)], device=device)
             self._permutations[key] = (to_slots, to_heads)
         return self._permutations[key]
+
+    def slot_order(self, plan: Plan, seq_pad: int) -> list[int]:
+        """The head in each all-to-all slot for `plan` (-1: a padding slot): rank r runs slots [r*n, (r+1)*n)."""
+        return self._rank_plan(plan, seq_pad)[0]
 
     def _rank_plan(self, plan: Plan, seq_pad: int) -> tuple[list[int], Plan]:
         key = (id(plan), seq_pad, self.balance_heads)

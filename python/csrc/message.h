@@ -1,0 +1,45 @@
+#pragma once
+// Error messages for the op's TORCH_CHECKs, built into one std::string before c10 sees them.
+//
+// Why not pass the pieces to TORCH_CHECK: c10::str streams each piece through a std::ostringstream instantiated in
+// this library. On the GPU machine's toolchain, streaming an integer there ran this library's own copy of
+// std::num_put, whose locale facet id libstdc++ never registered: a segfault instead of the error (2026-12-01,
+// cuda-gdb backtrace in bench/results/logs/op_error_segfault_h200.log). Numbers go through std::to_string here, c10
+// types through c10's own (compiled) to-string functions, so no stream formats a number in this library.
+#include <c10/core/Device.h>
+#include <c10/core/ScalarType.h>
+#include <c10/util/ArrayRef.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <type_traits>
+
+namespace fgattn_torch {
+namespace detail {
+
+inline void append(std::string& s, std::string_view text) { s += text; }
+inline void append(std::string& s, const c10::Device& device) { s += device.str(); }
+inline void append(std::string& s, c10::ScalarType type) { s += c10::toString(type); }
+inline void append(std::string& s, c10::IntArrayRef sizes) {
+  s += '[';
+  for (std::size_t i = 0; i < sizes.size(); ++i) s += (i ? ", " : "") + std::to_string(sizes[i]);
+  s += ']';
+}
+template <class T,
+          std::enable_if_t<std::is_arithmetic_v<T> && !std::is_same_v<T, char> && !std::is_same_v<T, bool>, int> = 0>
+void append(std::string& s, T number) {
+  s += std::to_string(number);
+}
+
+}  // namespace detail
+
+// message("got ", 3, " of ", t.sizes()) == "got 3 of [2, 5]"
+template <class... Pieces>
+std::string message(const Pieces&... pieces) {
+  std::string s;
+  (detail::append(s, pieces), ...);
+  return s;
+}
+
+}  // namespace fgattn_torch

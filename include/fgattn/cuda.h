@@ -17,6 +17,12 @@ class DevicePlan {
   DevicePlan() = default;
   // Validates `plan` (throws fgattn::Error naming the first bad row) and copies it to the current device.
   static DevicePlan upload(const Plan& plan, cudaStream_t stream = nullptr);
+  // A view of CSR arrays already on the device (e.g. a predictor's plan copied into framework tensors): nothing is
+  // copied or checked, and the caller keeps the arrays alive and unchanged while the view is used. `order` holds the
+  // rows by descending key count, as upload() makes it. attended_pairs reads -1 (not computed).
+  static DevicePlan borrow(std::int64_t batch, std::int64_t heads, std::int64_t seq_q, std::int64_t seq_kv,
+                           int block_m, std::int64_t nnz, std::int64_t* offsets, std::int32_t* indices,
+                           std::int32_t* order);
   DevicePlan(DevicePlan&& other) noexcept;
   DevicePlan& operator=(DevicePlan&& other) noexcept;
   DevicePlan(const DevicePlan&) = delete;
@@ -33,6 +39,7 @@ class DevicePlan {
 
  private:
   void release() noexcept;
+  bool owns_memory_ = true;  // false for borrow(): the arrays belong to the caller
 };
 
 // q, k, v, out: CUDA tensors (bf16 or f16, D = 64 or 128, last dim contiguous, 16-byte aligned rows and strides);

@@ -5,6 +5,7 @@
 #ifdef FGATTN_WITH_CUDA
 #include <c10/core/DeviceGuard.h>
 #include <c10/cuda/CUDACachingAllocator.h>
+#include <c10/cuda/CUDAException.h>
 #include <c10/cuda/CUDAStream.h>
 
 #include <cstdlib>
@@ -48,15 +49,24 @@ class DevicePlanCache {
         return entries_.front().plan;
       }
     }
-    const std::size_t bytes = device_bytes(sizes.rows(), indices.numel());
-    if (budget_ == 0) budget_ = budget_bytes();
-    while (!entries_.empty() && (entries_.size() >= kMaxDevicePlans || held_ + bytes > budget_)) drop_oldest();
+    // Not cached: CPU tensors, or CUDA tensors evicted since their predictor made them. Checked and uploaded from
+    // the host (a copy to the host first for CUDA tensors), after making room for it.
+    make_room(device_bytes(sizes.rows(), indices.numel()));
     auto uploaded = std::make_shared<const fgattn::DevicePlan>(
         fgattn::DevicePlan::upload(with_csr(sizes, offsets, indices), stream));
-    entries_.push_front(
-        {offsets, indices, offsets._version(), indices._version(), device, sizes.block_m, uploaded, bytes});
-    held_ += bytes;
+    insert(offsets, indices, at::Tensor(), device, uploaded);
     return uploaded;
+  }
+
+  // A plan a GPU predictor made, already on the device as CUDA tensors (offsets, indices, and `order`, the rows by
+  // descending key count): attention() finds it here and runs it without a host round trip or a check (the
+  // predictor's plans are valid by construction).
+  void put(const at::Tensor& offsets, const at::Tensor& indices, const at::Tensor& order, const fgattn::Plan& sizes) {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    auto view = std::make_shared<const fgattn::DevicePlan>(fgattn::DevicePlan::borrow(
+        sizes.batch, sizes.heads, sizes.seq_q, sizes.seq_kv, sizes.block_m, indices.numel(),
+        offsets.data_ptr<int64_t>(), indices.data_ptr<int32_t>(), order.data_ptr<int32_t>()));
+    insert(offsets, indices, order, offsets.device(), view);
   }
 
  private:
@@ -67,7 +77,23 @@ class DevicePlanCache {
     int block_m;
     std::shared_ptr<const fgattn::DevicePlan> plan;
     std::size_t bytes;
+    at::Tensor order;  // a borrowed plan's row order (its CSR is the offsets and indices above); else undefined
   };
+
+  // With the mutex held: drops least recently used entries until `bytes` more fit.
+  void make_room(std::size_t bytes) {
+    if (budget_ == 0) budget_ = budget_bytes();
+    while (!entries_.empty() && (entries_.size() >= kMaxDevicePlans || held_ + bytes > budget_)) drop_oldest();
+  }
+
+  void insert(const at::Tensor& offsets, const at::Tensor& indices, const at::Tensor& order, c10::Device device,
+              std::shared_ptr<const fgattn::DevicePlan> plan) {
+    const std::size_t bytes = device_bytes(plan->rows, indices.numel());
+    make_room(bytes);
+    entries_.push_front({offsets, indices, offsets._version(), indices._version(), device, plan->block_m,
+                         std::move(plan), bytes, order});
+    held_ += bytes;
+  }
 
   // A DevicePlan's device memory: offsets (int64, rows + 1), indices (int32, nnz), order (int32, rows).
   static std::size_t device_bytes(int64_t rows, int64_t nnz) {
@@ -97,6 +123,32 @@ class DevicePlanCache {
   std::list<Entry> entries_;
   std::size_t held_ = 0, budget_ = 0;
 };
+
+DevicePlanCache& plan_cache() {
+  static DevicePlanCache cache;
+  return cache;
+}
+
+// A GPU predictor's finished plan as CUDA tensors on q's device: offsets int64 [rows + 1] and indices int32 [nnz],
+// copied on `stream` out of the predictor's workspace (freed with the predictor), and registered with the plan cache
+// together with the predictor's row order, so that attention() runs it as it is. The plan never visits the host:
+// downloading it took ~1 s per Wan 480p layer at full density (the copies, and the host check of 10^8 keys).
+PlanTensors device_plan_tensors(const fgattn::DevicePlan& plan, const at::Tensor& q, cudaStream_t stream) {
+  const at::TensorOptions options = q.options();
+  const at::Tensor offsets = at::empty({plan.rows + 1}, options.dtype(at::kLong));
+  // At least one element each, so that the borrowed plan never holds a null pointer.
+  const at::Tensor indices = at::empty({std::max<int64_t>(plan.nnz, 1)}, options.dtype(at::kInt)).narrow(0, 0, plan.nnz);
+  const at::Tensor order = at::empty({std::max<int64_t>(plan.rows, 1)}, options.dtype(at::kInt));
+  const auto copy = [&](void* dst, const void* src, std::size_t bytes) {
+    if (bytes > 0) C10_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, stream));
+  };
+  copy(offsets.data_ptr(), plan.offsets, static_cast<std::size_t>(plan.rows + 1) * sizeof(int64_t));
+  copy(indices.data_ptr(), plan.indices, static_cast<std::size_t>(plan.nnz) * sizeof(int32_t));
+  copy(order.data_ptr(), plan.order, static_cast<std::size_t>(plan.rows) * sizeof(int32_t));
+  plan_cache().put(offsets, indices, order,
+                   fgattn::plan_with_sizes(plan.batch, plan.heads, plan.seq_q, plan.seq_kv, plan.block_m));
+  return {offsets, indices};
+}
 
 // The library allocates plans and predictor workspaces with cudaMalloc, beside torch's caching allocator, which in a
 // pipeline may hold most of the free memory in cached blocks. On "out of memory", hand those blocks back to the
@@ -144,12 +196,11 @@ std::tuple<at::Tensor, at::Tensor> attention_cuda(const at::Tensor& q, const at:
   const fgattn::TensorView qv = to_view(q, "q"), kv = to_view(k, "k"), vv = to_view(v, "v");
   auto [out, lse] = empty_out_and_lse(q, return_lse);
   const cudaStream_t stream = current_stream(q);
-  static DevicePlanCache cache;
   // The sizes only: the cache reads the CSR on a miss.
   const fgattn::Plan sizes = plan_sizes(q, k, offsets, indices, block_m);
   try {
-    const auto plan =
-        retry_after_emptying_torch_cache([&] { return cache.get(offsets, indices, sizes, q.device(), stream); });
+    const auto plan = retry_after_emptying_torch_cache(
+        [&] { return plan_cache().get(offsets, indices, sizes, q.device(), stream); });
     fgattn::AttentionOptions options;
     options.scale = scale;
     fgattn::attention(qv, kv, vv, *plan, to_view(out, "out"), return_lse ? lse.data_ptr<float>() : nullptr, options,
@@ -178,7 +229,7 @@ PlanTensors oracle_plan_cuda(const at::Tensor& q, const at::Tensor& k, int64_t b
       } else {
         predictor.predict(to_view(q, "q"), to_view(k, "k"), options, stream);
       }
-      return plan_tensors(predictor.download(stream));
+      return device_plan_tensors(predictor.finish(stream), q, stream);
     });
   } catch (const fgattn::Error& e) {
     TORCH_CHECK_VALUE(false, message("fgattn.oracle_plan: ", e.what()));
@@ -195,7 +246,7 @@ PlanTensors topcdf_plan_cuda(const at::Tensor& q, const at::Tensor& k, int64_t b
     return retry_after_emptying_torch_cache([&] {
       fgattn::TopCdfPredictor predictor;
       predictor.predict(to_view(q, "q"), to_view(k, "k"), options, stream);
-      return plan_tensors(predictor.download(stream));
+      return device_plan_tensors(predictor.finish(stream), q, stream);
     });
   } catch (const fgattn::Error& e) {
     TORCH_CHECK_VALUE(false, message("fgattn.topcdf_plan: ", e.what()));

@@ -74,6 +74,18 @@ DevicePlan DevicePlan::upload(const Plan& plan, cudaStream_t stream) {
   return d;
 }
 
+DevicePlan DevicePlan::borrow(std::int64_t batch, std::int64_t heads, std::int64_t seq_q, std::int64_t seq_kv,
+                              int block_m, std::int64_t nnz, std::int64_t* offsets, std::int32_t* indices,
+                              std::int32_t* order) {
+  DevicePlan d;
+  d.owns_memory_ = false;
+  d.batch = batch, d.heads = heads, d.seq_q = seq_q, d.seq_kv = seq_kv, d.block_m = block_m;
+  d.rows = plan_with_sizes(batch, heads, seq_q, seq_kv, block_m).rows();
+  d.nnz = nnz, d.attended_pairs = -1.0;
+  d.offsets = offsets, d.indices = indices, d.order = order;
+  return d;
+}
+
 DevicePlan::DevicePlan(DevicePlan&& o) noexcept { *this = std::move(o); }
 
 DevicePlan& DevicePlan::operator=(DevicePlan&& o) noexcept {
@@ -84,6 +96,7 @@ DevicePlan& DevicePlan::operator=(DevicePlan&& o) noexcept {
     offsets = std::exchange(o.offsets, nullptr);
     indices = std::exchange(o.indices, nullptr);
     order = std::exchange(o.order, nullptr);
+    owns_memory_ = std::exchange(o.owns_memory_, true);
   }
   return *this;
 }
@@ -91,9 +104,11 @@ DevicePlan& DevicePlan::operator=(DevicePlan&& o) noexcept {
 DevicePlan::~DevicePlan() { release(); }
 
 void DevicePlan::release() noexcept {
-  cudaFree(offsets);
-  cudaFree(indices);
-  cudaFree(order);
+  if (owns_memory_) {
+    cudaFree(offsets);
+    cudaFree(indices);
+    cudaFree(order);
+  }
   offsets = nullptr, indices = nullptr, order = nullptr;
 }
 

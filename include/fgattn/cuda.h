@@ -20,9 +20,8 @@ class DevicePlan {
   // A view of CSR arrays already on the device (e.g. a predictor's plan copied into framework tensors): nothing is
   // copied or checked, and the caller keeps the arrays alive and unchanged while the view is used. `order` holds the
   // rows by descending key count, as upload() makes it. attended_pairs reads -1 (not computed).
-  static DevicePlan borrow(std::int64_t batch, std::int64_t heads, std::int64_t seq_q, std::int64_t seq_kv,
-                           int block_m, std::int64_t nnz, std::int64_t* offsets, std::int32_t* indices,
-                           std::int32_t* order);
+  static DevicePlan borrow(std::int64_t batch, std::int64_t heads, std::int64_t seq_q, std::int64_t seq_kv, int block_m,
+                           std::int64_t nnz, std::int64_t* offsets, std::int32_t* indices, std::int32_t* order);
   DevicePlan(DevicePlan&& other) noexcept;
   DevicePlan& operator=(DevicePlan&& other) noexcept;
   DevicePlan(const DevicePlan&) = delete;

@@ -18,7 +18,8 @@
 //   fgattn::topcdf_plan(Tensor q, Tensor k, int block_m, int pool, float tau, float sim_threshold)
 //     -> (Tensor offsets, Tensor indices)   pooled-block Top-CDF with the self-similarity guard (CPU, or CUDA:
 //     TopCdfPredictor)
-//   The plan ops return the CSR as CPU tensors whatever the inputs' device (attention() takes them so).
+//   The plan ops return the CSR on the inputs' device: a GPU predictor's plan stays on the GPU, where attention() runs
+//   it as it is (its row order is kept in the op's plan cache); attention() takes CPU plans too (uploaded once).
 //   fgattn::built_with_cuda() -> bool   whether CUDA tensors run the kernel and the GPU predictors
 //   fgattn::load_plan(str path) -> (Tensor offsets, Tensor indices, int[] sizes)   sizes = [B, H, Sq, Skv, block_m]
 //   fgattn::save_plan(str path, Tensor offsets, Tensor indices, int[] sizes) -> ()  the C++ plan file format

@@ -137,7 +137,8 @@ PlanTensors device_plan_tensors(const fgattn::DevicePlan& plan, const at::Tensor
   const at::TensorOptions options = q.options();
   const at::Tensor offsets = at::empty({plan.rows + 1}, options.dtype(at::kLong));
   // At least one element each, so that the borrowed plan never holds a null pointer.
-  const at::Tensor indices = at::empty({std::max<int64_t>(plan.nnz, 1)}, options.dtype(at::kInt)).narrow(0, 0, plan.nnz);
+  const at::Tensor indices =
+      at::empty({std::max<int64_t>(plan.nnz, 1)}, options.dtype(at::kInt)).narrow(0, 0, plan.nnz);
   const at::Tensor order = at::empty({std::max<int64_t>(plan.rows, 1)}, options.dtype(at::kInt));
   const auto copy = [&](void* dst, const void* src, std::size_t bytes) {
     if (bytes > 0) C10_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, stream));
@@ -199,8 +200,8 @@ std::tuple<at::Tensor, at::Tensor> attention_cuda(const at::Tensor& q, const at:
   // The sizes only: the cache reads the CSR on a miss.
   const fgattn::Plan sizes = plan_sizes(q, k, offsets, indices, block_m);
   try {
-    const auto plan = retry_after_emptying_torch_cache(
-        [&] { return plan_cache().get(offsets, indices, sizes, q.device(), stream); });
+    const auto plan =
+        retry_after_emptying_torch_cache([&] { return plan_cache().get(offsets, indices, sizes, q.device(), stream); });
     fgattn::AttentionOptions options;
     options.scale = scale;
     fgattn::attention(qv, kv, vv, *plan, to_view(out, "out"), return_lse ? lse.data_ptr<float>() : nullptr, options,

@@ -31,8 +31,8 @@ def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, plan: Plan, lay
     q: [B, Sq, H, D] and k, v: [B, Skv, H, D] (layout="bshd", what video DiTs produce), or [B, H, S, D]
     (layout="bhsd"); any strides with the head dimension contiguous. Returns O in q's layout, and with
     return_lse=True also the fp32 LSE [B, H, Sq] (natural log; -inf for a query block with no keys, where O = 0).
-    The plan's tensors stay on the CPU: for CUDA tensors the op uploads each plan to the device once and reuses it.
-    """
+    The plan's tensors may live on the CPU (the op uploads each plan to the device once and reuses it) or on q's
+    GPU, as the GPU predictors leave them (run as they are, with no host round trip)."""
     if layout == "bhsd":
         q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)
     elif layout != "bshd":

@@ -55,13 +55,14 @@ def _register_fakes() -> None:
         return out, lse
 
     def _plan_fake(q, k, block_m):
-        """The plan ops' outputs: CPU CSR tensors (whatever q's device), offsets [rows + 1], indices [nnz]."""
+        """The plan ops' outputs on q's device (the GPU predictors keep their plans there), offsets [rows + 1] and
+        indices [nnz]."""
         torch._check(q.dim() == 4 and k.dim() == 4, lambda: "q, k: must be 4-D in the logical [B, S, H, D] shape")
         torch._check(block_m >= 1, lambda: f"block_m: must be >= 1, got {block_m}")
         rows = q.shape[0] * q.shape[2] * ((q.shape[1] + block_m - 1) // block_m)
         nnz = torch.library.get_ctx().new_dynamic_size()
-        return (torch.empty(rows + 1, dtype=torch.int64, device="cpu"),
-                torch.empty(nnz, dtype=torch.int32, device="cpu"))
+        return (torch.empty(rows + 1, dtype=torch.int64, device=q.device),
+                torch.empty(nnz, dtype=torch.int32, device=q.device))
 
     @torch.library.register_fake("fgattn::oracle_plan")
     def _oracle_plan_fake(q, k, block_m, tau=None, lse=None):

@@ -162,13 +162,29 @@ def test_oracle_op_on_the_gpu(dtype, shape):
     B, Sq, Skv, H, D, M = shape
     q, k, v = rand(B, Sq, H, D, dtype) * 3, rand(B, Skv, H, D, dtype), rand(B, Skv, H, D, dtype)
     plan = fgattn.oracle_plan(q, k, block_m=M)  # auto: the kernel for these inputs
-    assert plan.offsets.device.type == "cpu" and plan.shape_matches(B, H, Sq, Skv)
+    assert plan.offsets.device == q.device and plan.indices.device == q.device  # the plan stays on the GPU
+    assert plan.shape_matches(B, H, Sq, Skv)
     assert_oracle_plan(plan.validate(), q, k, M)
     _, lse = fgattn.attention(q, k, v, Plan.dense(B, H, Sq, Skv, M), return_lse=True)
     assert_oracle_plan(fgattn.oracle_plan(q, k, block_m=M, lse=lse).validate(), q, k, M)
     bhsd = fgattn.oracle_plan(q.transpose(1, 2).contiguous(), k.transpose(1, 2).contiguous(), block_m=M,
                               layout="bhsd", tau=1e-3)
     assert_oracle_plan(bhsd, q, k, M, tau=1e-3)
+
+
+@pytest.mark.parametrize("predictor", ["oracle", "topcdf"])
+def test_gpu_predictor_plans_run_on_the_device_as_they_are(predictor):
+    """A GPU predictor's plan comes back as CUDA tensors that attention() runs without a host round trip; the same
+    plan on the CPU (uploaded from the host) gives the same output, and so does the device plan once evicted from
+    the op's cache (FGATTN_PLAN_CACHE_MB=1 in test_device_plan_cache_budget)."""
+    B, S, H, D, M = 1, 1000, 3, 128, 128
+    q, k, v = rand(B, S, H, D, torch.bfloat16) * 3, rand(B, S, H, D, torch.bfloat16), rand(B, S, H, D, torch.bfloat16)
+    plan = fgattn.oracle_plan(q, k, block_m=M) if predictor == "oracle" else fgattn.topcdf_plan(q, k, block_m=M)
+    assert plan.offsets.is_cuda and 0 < plan.density() < 1
+    out = fgattn.attention(q, k, v, plan)
+    host = Plan(plan.offsets.cpu(), plan.indices.cpu(), B, H, S, S, M).validate()
+    assert torch.equal(out, fgattn.attention(q, k, v, host))
+    assert not torch.equal(out, fgattn.attention(q, k, v, Plan.dense(B, H, S, S, M)))  # the plan matters
 
 
 def test_oracle_op_on_the_gpu_refusals_and_fallbacks():
@@ -349,6 +365,7 @@ from fgattn import Plan
 torch.manual_seed(0)
 q, k, v = (torch.randn(1, 8192, 4, 128, device="cuda", dtype=torch.bfloat16) for _ in range(3))
 plans = [Plan.from_key_mask(torch.rand(1, 4, 64, 8192) < 0.5, 8192, 128) for _ in range(2)]  # ~4 MB each on the GPU
+plans.append(fgattn.oracle_plan(q, k, block_m=128))  # a device plan: evicted, then uploaded again from its tensors
 first = [fgattn.attention(q, k, v, p) for p in plans]
 for _ in range(3):
     for p, ref in zip(plans, first):

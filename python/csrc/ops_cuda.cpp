@@ -34,6 +34,13 @@ namespace {
 // cannot be reused by another plan while cached. Least recently used entries are dropped beyond kMaxDevicePlans or
 // beyond a device-memory budget: per-layer M x 1 plans of a large model at 720p take GBs each (python/README.md,
 // "Plan memory"); a dropped plan is uploaded again when it comes back.
+// The address of t's first element even when t is empty (data_ptr() is null then): device_plan_tensors gives an
+// empty indices tensor one element of storage, so that a borrowed plan never holds a null pointer.
+template <class T>
+T* first_element(const at::Tensor& t) {
+  return static_cast<T*>(t.storage().mutable_data()) + t.storage_offset();
+}
+
 class DevicePlanCache {
  public:
   static constexpr std::size_t kMaxDevicePlans = 256;  // > layers x plans per layer of the video DiTs we target
@@ -65,7 +72,7 @@ class DevicePlanCache {
     const std::lock_guard<std::mutex> lock(mutex_);
     auto view = std::make_shared<const fgattn::DevicePlan>(fgattn::DevicePlan::borrow(
         sizes.batch, sizes.heads, sizes.seq_q, sizes.seq_kv, sizes.block_m, indices.numel(),
-        offsets.data_ptr<int64_t>(), indices.data_ptr<int32_t>(), order.data_ptr<int32_t>()));
+        offsets.data_ptr<int64_t>(), first_element<int32_t>(indices), order.data_ptr<int32_t>()));
     insert(offsets, indices, order, offsets.device(), view);
   }
 
@@ -136,7 +143,7 @@ DevicePlanCache& plan_cache() {
 PlanTensors device_plan_tensors(const fgattn::DevicePlan& plan, const at::Tensor& q, cudaStream_t stream) {
   const at::TensorOptions options = q.options();
   const at::Tensor offsets = at::empty({plan.rows + 1}, options.dtype(at::kLong));
-  // At least one element each, so that the borrowed plan never holds a null pointer.
+  // At least one element of storage each, so that the borrowed plan never holds a null pointer (first_element).
   const at::Tensor indices =
       at::empty({std::max<int64_t>(plan.nnz, 1)}, options.dtype(at::kInt)).narrow(0, 0, plan.nnz);
   const at::Tensor order = at::empty({std::max<int64_t>(plan.rows, 1)}, options.dtype(at::kInt));

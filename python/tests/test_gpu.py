@@ -185,6 +185,11 @@ def test_gpu_predictor_plans_run_on_the_device_as_they_are(predictor):
     host = Plan(plan.offsets.cpu(), plan.indices.cpu(), B, H, S, S, M).validate()
     assert torch.equal(out, fgattn.attention(q, k, v, host))
     assert not torch.equal(out, fgattn.attention(q, k, v, Plan.dense(B, H, S, S, M)))  # the plan matters
+    if predictor == "oracle":  # no probability exceeds 1: an empty device plan, O = 0 and LSE = -inf everywhere
+        empty = fgattn.oracle_plan(q, k, block_m=M, tau=1.0)
+        assert empty.offsets.is_cuda and empty.nnz == 0
+        out, lse = fgattn.attention(q, k, v, empty, return_lse=True)
+        assert not out.any() and bool(torch.isneginf(lse).all())
 
 
 def test_oracle_op_on_the_gpu_refusals_and_fallbacks():

@@ -29,11 +29,6 @@ namespace fgattn_torch {
 #ifdef FGATTN_WITH_CUDA
 namespace {
 
-// Plan once, run many: each plan's CSR is uploaded to the device once (fgattn::DevicePlan) and reused while the
-// same offsets/indices tensors (same storage, same version) come back. An entry holds its tensors, so their memory
-// cannot be reused by another plan while cached. Least recently used entries are dropped beyond kMaxDevicePlans or
-// beyond a device-memory budget: per-layer M x 1 plans of a large model at 720p take GBs each (python/README.md,
-// "Plan memory"); a dropped plan is uploaded again when it comes back.
 // The address of t's first element even when t is empty (data_ptr() is null then): device_plan_tensors gives an
 // empty indices tensor one element of storage, so that a borrowed plan never holds a null pointer.
 template <class T>
@@ -41,6 +36,15 @@ T* first_element(const at::Tensor& t) {
   return static_cast<T*>(t.storage().mutable_data()) + t.storage_offset();
 }
 
+// Plan once, run many. An entry is found by the identity and version of the plan's offsets and indices tensors:
+//  - uploaded: a plan given as CPU tensors (or CUDA tensors the cache does not know) is checked and copied to the
+//    device once (fgattn::DevicePlan::upload). The entry holds the tensors, so their memory cannot be reused by
+//    another plan while cached, and owns the device copy. Least recently used entries are dropped beyond
+//    kMaxDevicePlans or beyond a device-memory budget: per-layer M x 1 plans of a large model at 720p take GBs each
+//    (python/README.md, "Plan memory"); a dropped plan is uploaded again when it comes back.
+//  - borrowed: a GPU predictor's plan, already CUDA tensors (device_plan_tensors), run as it is through a view and
+//    its row order. The entry refers to the tensors weakly: it holds no plan memory (so no budget applies), and
+//    when the caller drops the plan its memory goes back to torch and the entry goes at the next lookup.
 class DevicePlanCache {
  public:
   static constexpr std::size_t kMaxDevicePlans = 256;  // > layers x plans per layer of the video DiTs we target
@@ -48,58 +52,72 @@ class DevicePlanCache {
   std::shared_ptr<const fgattn::DevicePlan> get(const at::Tensor& offsets, const at::Tensor& indices,
                                                 const fgattn::Plan& sizes, c10::Device device, cudaStream_t stream) {
     const std::lock_guard<std::mutex> lock(mutex_);
-    for (auto it = entries_.begin(); it != entries_.end(); ++it) {
-      if (it->offsets.is_same(offsets) && it->indices.is_same(indices) && it->offsets_version == offsets._version() &&
-          it->indices_version == indices._version() && it->device == device && it->block_m == sizes.block_m &&
+    for (auto it = entries_.begin(); it != entries_.end();) {
+      if (it->expired()) {
+        held_ -= it->bytes;
+        it = entries_.erase(it);
+        continue;
+      }
+      if (it->holds(offsets, indices) && it->device == device && it->plan->block_m == sizes.block_m &&
           it->plan->seq_q == sizes.seq_q && it->plan->seq_kv == sizes.seq_kv && it->plan->heads == sizes.heads) {
         entries_.splice(entries_.begin(), entries_, it);
         return entries_.front().plan;
       }
+      ++it;
     }
-    // Not cached: CPU tensors, or CUDA tensors evicted since their predictor made them. Checked and uploaded from
-    // the host (a copy to the host first for CUDA tensors), after making room for it.
-    make_room(device_bytes(sizes.rows(), indices.numel()));
+    // CPU tensors, or CUDA tensors this cache did not register (or registered before an in-place change): checked
+    // and uploaded from the host (CUDA tensors are copied there first), after making room.
+    const std::size_t bytes = device_bytes(sizes.rows(), indices.numel());
+    make_room(bytes);
     auto uploaded = std::make_shared<const fgattn::DevicePlan>(
         fgattn::DevicePlan::upload(with_csr(sizes, offsets, indices), stream));
-    insert(offsets, indices, at::Tensor(), device, uploaded);
-    return uploaded;
+    entries_.push_front(Entry::make(offsets, indices, at::Tensor(), device, std::move(uploaded), bytes));
+    held_ += bytes;
+    return entries_.front().plan;
   }
 
-  // A plan a GPU predictor made, already on the device as CUDA tensors (offsets, indices, and `order`, the rows by
-  // descending key count): attention() finds it here and runs it without a host round trip or a check (the
-  // predictor's plans are valid by construction).
+  // A plan a GPU predictor made, as CUDA tensors (offsets, indices) with `order`, its rows by descending key count:
+  // attention() runs it without a host round trip or a check (a predictor's plans are valid by construction).
   void put(const at::Tensor& offsets, const at::Tensor& indices, const at::Tensor& order, const fgattn::Plan& sizes) {
     const std::lock_guard<std::mutex> lock(mutex_);
     auto view = std::make_shared<const fgattn::DevicePlan>(fgattn::DevicePlan::borrow(
         sizes.batch, sizes.heads, sizes.seq_q, sizes.seq_kv, sizes.block_m, indices.numel(),
         offsets.data_ptr<int64_t>(), first_element<int32_t>(indices), order.data_ptr<int32_t>()));
-    insert(offsets, indices, order, offsets.device(), view);
+    make_room(0);
+    entries_.push_front(Entry::make(offsets, indices, order, offsets.device(), std::move(view), 0));
   }
 
  private:
+  using WeakTensor = c10::weak_intrusive_ptr<c10::TensorImpl, c10::UndefinedTensorImpl>;
+
   struct Entry {
-    at::Tensor offsets, indices;
+    WeakTensor offsets_ref, indices_ref;  // identity (both kinds) and lifetime (borrowed)
+    at::Tensor offsets, indices;          // uploaded: held; borrowed: undefined
+    at::Tensor order;                     // borrowed: the view's row order; uploaded: undefined (the copy owns it)
     int64_t offsets_version, indices_version;
     c10::Device device;
-    int block_m;
     std::shared_ptr<const fgattn::DevicePlan> plan;
-    std::size_t bytes;
-    at::Tensor order;  // a borrowed plan's row order (its CSR is the offsets and indices above); else undefined
+    std::size_t bytes;  // device memory the entry owns
+
+    static Entry make(const at::Tensor& offsets, const at::Tensor& indices, const at::Tensor& order,
+                      c10::Device device, std::shared_ptr<const fgattn::DevicePlan> plan, std::size_t bytes) {
+      const bool borrowed = order.defined();
+      return {WeakTensor(offsets.getIntrusivePtr()), WeakTensor(indices.getIntrusivePtr()),
+              borrowed ? at::Tensor() : offsets, borrowed ? at::Tensor() : indices, order, offsets._version(),
+              indices._version(), device, std::move(plan), bytes};
+    }
+    bool expired() const { return offsets_ref.expired() || indices_ref.expired(); }
+    bool holds(const at::Tensor& o, const at::Tensor& i) const {
+      return offsets_ref._unsafe_get_target() == o.unsafeGetTensorImpl() &&
+             indices_ref._unsafe_get_target() == i.unsafeGetTensorImpl() && offsets_version == o._version() &&
+             indices_version == i._version();
+    }
   };
 
-  // With the mutex held: drops least recently used entries until `bytes` more fit.
+  // With the mutex held: drops least recently used entries until one more entry of `bytes` fits.
   void make_room(std::size_t bytes) {
     if (budget_ == 0) budget_ = budget_bytes();
     while (!entries_.empty() && (entries_.size() >= kMaxDevicePlans || held_ + bytes > budget_)) drop_oldest();
-  }
-
-  void insert(const at::Tensor& offsets, const at::Tensor& indices, const at::Tensor& order, c10::Device device,
-              std::shared_ptr<const fgattn::DevicePlan> plan) {
-    const std::size_t bytes = device_bytes(plan->rows, indices.numel());
-    make_room(bytes);
-    entries_.push_front({offsets, indices, offsets._version(), indices._version(), device, plan->block_m,
-                         std::move(plan), bytes, order});
-    held_ += bytes;
   }
 
   // A DevicePlan's device memory: offsets (int64, rows + 1), indices (int32, nnz), order (int32, rows).
@@ -132,8 +150,8 @@ class DevicePlanCache {
 };
 
 DevicePlanCache& plan_cache() {
-  static DevicePlanCache cache;
-  return cache;
+  static auto* cache = new DevicePlanCache;  // never destroyed: it holds tensors, and exit order is not ours to pick
+  return *cache;
 }
 
 // A GPU predictor's finished plan as CUDA tensors on q's device: offsets int64 [rows + 1] and indices int32 [nnz],

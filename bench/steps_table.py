@@ -6,9 +6,9 @@ import json
 import os
 
 root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
-# In step order (step10 after step9, not after step1).
+# In step order (step10 after step9, not after step1; step11.1, a re-measurement of step 11, after step11).
 steps = sorted((d for d in os.listdir(root) if d.startswith("step") and os.path.isdir(os.path.join(root, d))),
-               key=lambda d: int("".join(c for c in d.split("-")[0] if c.isdigit())))
+               key=lambda d: float(d.split("-")[0][len("step"):]))
 data = {}
 for s in steps:
     full = os.path.join(root, s, "bench_fgattn.json")

@@ -114,7 +114,8 @@ def profile_forward(forward, path):
         forward()
         torch.cuda.synchronize()
     if path:
-        Path(path).write_text(prof.key_averages().table(sort_by="self_cuda_time_total", row_limit=40, max_name_column_width=70) + "\n")
+        table = prof.key_averages().table(sort_by="self_cuda_time_total", row_limit=40, max_name_column_width=70)
+        Path(path).write_text(table + "\n")
 
 
 def run(world, args, balance_heads):

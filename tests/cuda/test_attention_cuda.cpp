@@ -306,6 +306,30 @@ TEST(AttentionCuda, DevicePlanReuseOnStreamIsDeterministic) {
   cudaStreamDestroy(stream);
 }
 
+TEST(AttentionCuda, BorrowedDevicePlanRunsAndLeavesTheArraysToTheirOwner) {
+  // A borrowed view of an uploaded plan's arrays (what the torch op makes of a predictor's plan in CUDA tensors)
+  // gives the owner's output, and destroying the view frees nothing: the owner still runs afterwards.
+  const Case c{DType::bf16, Layout::BSHD, 128, 128, 1, 2, 300, 333, 0.3, false};
+  std::mt19937_64 rng(std::random_device{}());
+  const auto [q, k, v] = random_inputs(rng, c);
+  const DevicePlan owner = DevicePlan::upload(make_plan(rng, c));
+  DeviceBuffer dq(q), dk(k), dv(v), o_owner(q.bytes.size()), o_view(q.bytes.size()), o_after(q.bytes.size());
+  attention(dq.view(q), dk.view(k), dv.view(v), owner, o_owner.view(q), nullptr);
+  {
+    const DevicePlan view = DevicePlan::borrow(owner.batch, owner.heads, owner.seq_q, owner.seq_kv, owner.block_m,
+                                               owner.nnz, owner.offsets, owner.indices, owner.order);
+    EXPECT_EQ(view.rows, owner.rows);
+    EXPECT_EQ(view.attended_pairs, -1.0);
+    attention(dq.view(q), dk.view(k), dv.view(v), view, o_view.view(q), nullptr);
+    ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+  }
+  attention(dq.view(q), dk.view(k), dv.view(v), owner, o_after.view(q), nullptr);
+  ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+  const std::size_t n = q.bytes.size() / 2;
+  EXPECT_EQ(o_view.download<std::uint16_t>(n), o_owner.download<std::uint16_t>(n));
+  EXPECT_EQ(o_after.download<std::uint16_t>(n), o_owner.download<std::uint16_t>(n));
+}
+
 // Refusals: before any launch, with a message naming the argument and what is built.
 class AttentionRefusals : public ::testing::Test {
  protected:

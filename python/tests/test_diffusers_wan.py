@@ -148,3 +148,30 @@ def test_compiled_transformer_with_the_processor():
         torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
     assert (outs[1] - outs[0]).abs().max() > 1e-4  # forward 1 is sparse, forward 0 dense
     assert torch._dynamo.utils.counters["stats"]["unique_graphs"] == graphs  # forwards 3..5: no new graph
+
+
+@pytest.mark.parametrize("fused", [False, True])
+def test_project_qkv_with_permuted_weights_reorders_the_heads(fused):
+    """fgattn.processor.project_qkv with `channels` (what the sequence-parallel processor uses to balance heads) gives
+    exactly the heads of the plain projection in the permuted order, with separate and with fused to_qkv projections
+    (the q/k RMS norm runs over all heads, so its weights are permuted too)."""
+    from fgattn.processor import project_qkv
+    attn = diffusers.WanTransformer3DModel(
+        patch_size=(1, 2, 2), num_attention_heads=3, attention_head_dim=16, in_channels=4, out_channels=4,
+        text_dim=32, freq_dim=32, ffn_dim=64, num_layers=1, rope_max_seq_len=64).blocks[0].attn1
+    with torch.no_grad():
+        for p in attn.parameters():  # random, not the initialiser's ones and zeros, so every weight matters
+            p.copy_(torch.randn_like(p))
+    if fused:
+        attn.fuse_projections()
+        assert attn.fused_projections
+    x = torch.randn(1, 20, 48)
+    angles = torch.randn(1, 20, 1, 16)
+    rope = (angles.cos(), angles.sin())
+    order = [2, 0, 1]
+    channels = (torch.tensor(order)[:, None] * 16 + torch.arange(16)).flatten()
+    with torch.no_grad():
+        plain = project_qkv(attn, x, rope)
+        permuted = project_qkv(attn, x, rope, channels)
+    for a, b in zip(plain, permuted):
+        torch.testing.assert_close(b, a[:, :, order], rtol=1e-5, atol=1e-6)

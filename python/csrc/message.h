@@ -1,11 +1,12 @@
 #pragma once
 // Error messages for the op's TORCH_CHECKs, built into one std::string before c10 sees them.
 //
-// Why not pass the pieces to TORCH_CHECK: c10::str streams each piece through a std::ostringstream instantiated in
-// this library. On the GPU machine's toolchain, streaming an integer there ran this library's own copy of
-// std::num_put, whose locale facet id libstdc++ never registered: a segfault instead of the error (2026-12-01,
-// cuda-gdb backtrace in bench/results/logs/op_error_segfault_h200.log). Numbers go through std::to_string here, c10
-// types through c10's own (compiled) to-string functions, so no stream formats a number in this library.
+// Why not pass the pieces to TORCH_CHECK: c10::str streams each piece through a std::ostringstream whose code is
+// instantiated in this library. Built with g++ 13.3 on the GPU machine, the library held its own copies of the stream
+// code (54 std::num_put / _M_insert<long> symbols, bench/results/logs/2026-12-01/toolchain.txt), and streaming an
+// integer segfaulted inside them instead of raising (2026-12-01, cuda-gdb backtrace in
+// bench/results/logs/op_error_segfault_h200.log). Numbers go through std::to_string here, c10 types through c10's
+// own compiled to-string functions, so no stream in this library formats a number.
 #include <c10/core/Device.h>
 #include <c10/core/ScalarType.h>
 #include <c10/util/ArrayRef.h>

@@ -21,6 +21,8 @@
 //   The plan ops return the CSR on the inputs' device: a GPU predictor's plan stays on the GPU, where attention() runs
 //   it as it is (its row order is kept in the op's plan cache); attention() takes CPU plans too (uploaded once).
 //   fgattn::built_with_cuda() -> bool   whether CUDA tensors run the kernel and the GPU predictors
+//   fgattn::plan_is_valid(Tensor offsets, Tensor indices, int seq_kv) -> bool   the CSR contract checked where the
+//     tensors are (a CUDA plan is not copied to the host); false does not say which rule broke
 //   fgattn::load_plan(str path) -> (Tensor offsets, Tensor indices, int[] sizes)   sizes = [B, H, Sq, Skv, block_m]
 //   fgattn::save_plan(str path, Tensor offsets, Tensor indices, int[] sizes) -> ()  the C++ plan file format
 //   fgattn::workload(int frames, int height, int width, int heads, int head_dim, int text_tokens=0, int seed=1)
@@ -37,6 +39,7 @@ TORCH_LIBRARY(fgattn, m) {
   m.def("topcdf_plan(Tensor q, Tensor k, int block_m, int pool, float tau, float sim_threshold) -> "
         "(Tensor offsets, Tensor indices)");
   m.def("built_with_cuda() -> bool", &fgattn_torch::built_with_cuda);
+  m.def("plan_is_valid(Tensor offsets, Tensor indices, int seq_kv) -> bool", &fgattn_torch::plan_is_valid);
   m.def("load_plan(str path) -> (Tensor offsets, Tensor indices, int[] sizes)", &fgattn_torch::load_plan);
   m.def("save_plan(str path, Tensor offsets, Tensor indices, int[] sizes) -> ()", &fgattn_torch::save_plan);
   m.def("workload(int frames, int height, int width, int heads, int head_dim, int text_tokens=0, int seed=1) -> "

@@ -32,7 +32,9 @@ PlanTensors topcdf_plan_cuda(const at::Tensor& q, const at::Tensor& k, int64_t b
                              double sim_threshold);
 bool built_with_cuda();
 
-// ops_host.cpp: ops without tensor inputs to dispatch on (plan files, the generator).
+// ops_host.cpp: ops without tensor inputs to dispatch on (plan files, the generator), and the plan check that runs
+// on any device with tensor ops.
+bool plan_is_valid(const at::Tensor& offsets, const at::Tensor& indices, int64_t seq_kv);
 std::tuple<at::Tensor, at::Tensor, std::vector<int64_t>> load_plan(c10::string_view path);
 void save_plan(c10::string_view path, const at::Tensor& offsets, const at::Tensor& indices, at::IntArrayRef sizes);
 std::tuple<at::Tensor, at::Tensor, at::Tensor> workload(int64_t frames, int64_t height, int64_t width, int64_t heads,

@@ -37,14 +37,15 @@ T* first_element(const at::Tensor& t) {
 }
 
 // Plan once, run many. An entry is found by the identity and version of the plan's offsets and indices tensors:
-//  - uploaded: a plan given as CPU tensors (or CUDA tensors the cache does not know) is checked and copied to the
-//    device once (fgattn::DevicePlan::upload). The entry holds the tensors, so their memory cannot be reused by
-//    another plan while cached, and owns the device copy. Least recently used entries are dropped beyond
+//  - uploaded: a plan given as CPU tensors (or broken CUDA tensors, for the host check's message) is checked and
+//    copied to the device once (fgattn::DevicePlan::upload). The entry holds the tensors, so their memory cannot be
+//    reused by another plan while cached, and owns the device copy. Least recently used entries are dropped beyond
 //    kMaxDevicePlans or beyond a device-memory budget: per-layer M x 1 plans of a large model at 720p take GBs each
 //    (python/README.md, "Plan memory"); a dropped plan is uploaded again when it comes back.
-//  - borrowed: a GPU predictor's plan, already CUDA tensors (device_plan_tensors), run as it is through a view and
-//    its row order. The entry refers to the tensors weakly: it holds no plan memory (so no budget applies), and
-//    when the caller drops the plan its memory goes back to torch and the entry goes at the next lookup.
+//  - borrowed: a plan already in CUDA tensors on q's device, run as it is through a view and its row order: a GPU
+//    predictor's (device_plan_tensors; valid by construction), or any other once checked on the device. The entry
+//    refers to the tensors weakly: it holds no plan memory (so no budget applies), and when the caller drops the
+//    plan its memory goes back to torch and the entry goes at the next lookup.
 class DevicePlanCache {
  public:
   static constexpr std::size_t kMaxDevicePlans = 256;  // > layers x plans per layer of the video DiTs we target
@@ -65,8 +66,18 @@ class DevicePlanCache {
       }
       ++it;
     }
-    // CPU tensors, or CUDA tensors this cache did not register (or registered before an in-place change): checked
-    // and uploaded from the host (CUDA tensors are copied there first), after making room.
+    // CUDA tensors this cache has not seen (a plan built on the GPU by the caller, or changed in place): checked and
+    // ordered on the device, then run where they are. If the check fails, the host path below names the rule.
+    if (offsets.device() == device && indices.device() == device && offsets.is_contiguous() &&
+        indices.is_contiguous() && indices.numel() > 0 && csr_is_valid(offsets, indices, sizes.seq_kv)) {
+      const int64_t rows = sizes.rows();
+      const at::Tensor counts = offsets.narrow(0, 1, rows) - offsets.narrow(0, 0, rows);
+      insert_borrowed(offsets, indices, at::argsort(counts, /*stable=*/true, 0, /*descending=*/true).to(at::kInt),
+                      sizes);
+      return entries_.front().plan;
+    }
+    // CPU tensors (or a broken CUDA plan): checked and uploaded from the host (CUDA tensors are copied there first),
+    // after making room.
     const std::size_t bytes = device_bytes(sizes.rows(), indices.numel());
     make_room(bytes);
     auto uploaded = std::make_shared<const fgattn::DevicePlan>(
@@ -80,11 +91,7 @@ class DevicePlanCache {
   // attention() runs it without a host round trip or a check (a predictor's plans are valid by construction).
   void put(const at::Tensor& offsets, const at::Tensor& indices, const at::Tensor& order, const fgattn::Plan& sizes) {
     const std::lock_guard<std::mutex> lock(mutex_);
-    auto view = std::make_shared<const fgattn::DevicePlan>(fgattn::DevicePlan::borrow(
-        sizes.batch, sizes.heads, sizes.seq_q, sizes.seq_kv, sizes.block_m, indices.numel(),
-        offsets.data_ptr<int64_t>(), first_element<int32_t>(indices), order.data_ptr<int32_t>()));
-    make_room(0);
-    entries_.push_front(Entry::make(offsets, indices, order, offsets.device(), std::move(view), 0));
+    insert_borrowed(offsets, indices, order, sizes);
   }
 
  private:
@@ -113,6 +120,16 @@ class DevicePlanCache {
              indices_version == i._version();
     }
   };
+
+  // With the mutex held: a view of valid CUDA CSR tensors, with their row order, as the most recent entry.
+  void insert_borrowed(const at::Tensor& offsets, const at::Tensor& indices, const at::Tensor& order,
+                       const fgattn::Plan& sizes) {
+    auto view = std::make_shared<const fgattn::DevicePlan>(fgattn::DevicePlan::borrow(
+        sizes.batch, sizes.heads, sizes.seq_q, sizes.seq_kv, sizes.block_m, indices.numel(),
+        offsets.data_ptr<int64_t>(), first_element<int32_t>(indices), order.data_ptr<int32_t>()));
+    make_room(0);
+    entries_.push_front(Entry::make(offsets, indices, order, offsets.device(), std::move(view), 0));
+  }
 
   // With the mutex held: drops least recently used entries until one more entry of `bytes` fits.
   void make_room(std::size_t bytes) {

@@ -1,4 +1,5 @@
-// Ops without tensor inputs to dispatch on: plan files and the video-like generator (ops.h).
+// Ops without tensor inputs to dispatch on: plan files and the video-like generator; and the plan check that runs
+// on the plan's own device with tensor ops (ops.h).
 #include <torch/library.h>
 
 #include <cstring>
@@ -38,6 +39,18 @@ void save_plan(c10::string_view path, const at::Tensor& offsets, const at::Tenso
   } catch (const fgattn::Error& e) {
     TORCH_CHECK_VALUE(false, message("fgattn.save_plan: ", e.what()));
   }
+}
+
+bool plan_is_valid(const at::Tensor& offsets, const at::Tensor& indices, int64_t seq_kv) {
+  TORCH_CHECK_TYPE(offsets.scalar_type() == at::kLong && indices.scalar_type() == at::kInt,
+                   message("fgattn.plan_is_valid: offsets must be int64 and indices int32, got ",
+                           offsets.scalar_type(), " and ", indices.scalar_type()));
+  TORCH_CHECK_VALUE(offsets.dim() == 1 && indices.dim() == 1 && offsets.device() == indices.device(),
+                    message("fgattn.plan_is_valid: offsets and indices must be 1-D on one device, got shapes ",
+                            offsets.sizes(), " and ", indices.sizes(), " on ", offsets.device(), " and ",
+                            indices.device()));
+  TORCH_CHECK_VALUE(seq_kv >= 1, message("fgattn.plan_is_valid: seq_kv must be >= 1, got ", seq_kv));
+  return csr_is_valid(offsets, indices, seq_kv);
 }
 
 // The generator's Q, K, V as fp32 CPU tensors (copied out of its host tensors; packed BSHD).

@@ -67,6 +67,8 @@ class Plan:
             raise ValueError(f"plan: offsets must be int64 [{self.rows + 1}], got {o.dtype} {list(o.shape)}")
         if i.dtype != torch.int32 or i.dim() != 1:
             raise ValueError(f"plan: indices must be int32 1-D, got {i.dtype} {list(i.shape)}")
+        if o.is_cuda and i.device == o.device and torch.ops.fgattn.plan_is_valid(o, i, self.seq_kv):
+            return self  # checked where it lives; only a broken GPU plan comes to the host, for the message
         o, i = o.cpu(), i.cpu()
         if int(o[0]) != 0 or int(o[-1]) != i.numel():
             raise ValueError(f"plan: offsets must start at 0 and end at nnz = {i.numel()}")
@@ -138,30 +140,31 @@ class Plan:
         [video, text]); DESIGN.md keeps text tokens in every plan. Every query block keeps its own keys below
         text_start plus every valid text key; a query block holding any text query keeps every valid key (text
         attends densely); keys that key_valid (bool [B, Skv], False = padding) rejects are dropped.
-        O(nnz): each row's new keys are written in place, no sort."""
+        O(nnz): each row's new keys are written in place, no sort; on the plan's device (a GPU plan stays there)."""
         if self.seq_q != self.seq_kv:
             raise ValueError(f"plan: with_text_tokens needs joint self-attention (seq_q == seq_kv), got seq_q = "
                              f"{self.seq_q}, seq_kv = {self.seq_kv}")
         if not 0 <= text_start <= self.seq_kv:
             raise ValueError(f"text_start: must be in [0, {self.seq_kv}], got {text_start}")
+        dev = self.offsets.device
         if key_valid is None:
-            key_valid = torch.ones(self.batch, self.seq_kv, dtype=torch.bool)
+            key_valid = torch.ones(self.batch, self.seq_kv, dtype=torch.bool, device=dev)
         if key_valid.dtype != torch.bool or tuple(key_valid.shape) != (self.batch, self.seq_kv):
             raise ValueError(f"key_valid: must be bool [{self.batch}, {self.seq_kv}], got {key_valid.dtype} "
                              f"{list(key_valid.shape)}")
-        kv = key_valid.cpu()
-        o, i = self.offsets.cpu(), self.indices.cpu().long()
-        row = torch.arange(self.rows)
+        kv = key_valid.to(dev)
+        o, i = self.offsets, self.indices.to(dev).long()
+        row = torch.arange(self.rows, device=dev)
         b_of, qb = row // (self.heads * self.query_blocks), row % self.query_blocks
         dense = ((qb + 1) * self.block_m).clamp(max=self.seq_q) > text_start  # the block holds a text query
         row_of = torch.repeat_interleave(row, o[1:] - o[:-1])
         keep = (i < text_start) & kv[b_of[row_of], i] & ~dense[row_of]
-        n_keep = torch.zeros(self.rows, dtype=torch.int64).index_add_(0, row_of, keep.long())
+        n_keep = torch.zeros(self.rows, dtype=torch.int64, device=dev).index_add_(0, row_of, keep.long())
         n_text, n_all = kv[:, text_start:].sum(1), kv.sum(1)
         counts = torch.where(dense, n_all[b_of], n_keep + n_text[b_of])
-        offsets = torch.zeros(self.rows + 1, dtype=torch.int64)
+        offsets = torch.zeros(self.rows + 1, dtype=torch.int64, device=dev)
         torch.cumsum(counts, 0, out=offsets[1:])
-        indices = torch.empty(int(offsets[-1]), dtype=torch.int32)
+        indices = torch.empty(int(offsets[-1]), dtype=torch.int32, device=dev)
         # Kept video keys, in their order: rank within the row = kept elements before it in the row.
         before = torch.cumsum(keep.long(), 0) - keep.long()
         keep_before_row = torch.cumsum(n_keep, 0) - n_keep
@@ -171,7 +174,7 @@ class Plan:
             for rows, keys, first in ((row[(b_of == b) & ~dense], kv[b, text_start:].nonzero().squeeze(1) + text_start,
                                        n_keep), (row[(b_of == b) & dense], kv[b].nonzero().squeeze(1), None)):
                 start = offsets[:-1][rows] + (first[rows] if first is not None else 0)
-                indices[(start[:, None] + torch.arange(keys.numel())).reshape(-1)] = \
+                indices[(start[:, None] + torch.arange(keys.numel(), device=dev)).reshape(-1)] = \
                     keys.to(torch.int32).repeat(rows.numel())
         return Plan(offsets, indices, self.batch, self.heads, self.seq_q, self.seq_kv, self.block_m)
 

@@ -192,6 +192,30 @@ def test_gpu_predictor_plans_run_on_the_device_as_they_are(predictor):
         assert not out.any() and bool(torch.isneginf(lse).all())
 
 
+def test_plans_built_on_the_gpu_run_where_they_are_and_broken_ones_are_refused():
+    """A plan the caller puts on the GPU (not a predictor's) is checked there (plan_is_valid) and run as it is: the
+    same output as from the host; with_text_tokens keeps a GPU plan on the GPU and equals the CPU result; a broken GPU
+    plan is refused with the host check's message."""
+    B, S, H, D, M = 1, 700, 2, 64, 64
+    q, k, v = rand(B, S, H, D, torch.float16), rand(B, S, H, D, torch.float16), rand(B, S, H, D, torch.float16)
+    host = Plan.from_key_mask(torch.rand(B, H, -(-S // M), S) < 0.3, S, M)
+    gpu = host.to("cuda")
+    assert gpu.offsets.is_cuda and gpu.validate() is gpu
+    assert torch.equal(fgattn.attention(q, k, v, gpu), fgattn.attention(q, k, v, host))
+    text_gpu, text_cpu = gpu.with_text_tokens(600), host.with_text_tokens(600)
+    assert text_gpu.offsets.is_cuda
+    assert torch.equal(text_gpu.offsets.cpu(), text_cpu.offsets) and torch.equal(text_gpu.indices.cpu(), text_cpu.indices)
+    assert torch.equal(fgattn.attention(q, k, v, text_gpu), fgattn.attention(q, k, v, text_cpu))
+    broken = host.indices.clone()
+    broken[0], broken[1] = host.indices[1], host.indices[0]
+    bad = Plan(host.offsets.cuda(), broken.cuda(), B, H, S, S, M)
+    assert not torch.ops.fgattn.plan_is_valid(bad.offsets, bad.indices, S)
+    with pytest.raises(ValueError, match="not sorted"):
+        bad.validate()
+    with pytest.raises(ValueError, match="sorted"):
+        fgattn.attention(q, k, v, bad)
+
+
 def test_oracle_op_on_the_gpu_refusals_and_fallbacks():
     B, S, H, D, M = 1, 256, 2, 64, 128
     q, k = rand(B, S, H, D, torch.bfloat16), rand(B, S, H, D, torch.bfloat16)

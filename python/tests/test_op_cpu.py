@@ -145,3 +145,53 @@ def test_opcheck_plan_ops():
     with torch._dynamo.config.patch(capture_dynamic_output_shape_ops=True):
         compiled = torch.compile(plan_then_attend, backend="aot_eager", fullgraph=True)
         torch.testing.assert_close(compiled(q, k, q), plan_then_attend(q, k, q), atol=0, rtol=0)
+
+
+def _corruptions(plan: Plan):
+    """(name, offsets, indices) of broken copies of `plan` (rows of at least two keys in row 0 required)."""
+    o, i = plan.offsets, plan.indices
+    r0 = int(o[1])  # row 0 has keys [0, r0)
+    swapped = i.clone()
+    swapped[0], swapped[1] = i[1], i[0]
+    dup = i.clone()
+    dup[1] = i[0]
+    high, low = i.clone(), i.clone()
+    high[r0 - 1] = plan.seq_kv
+    low[0] = -1
+    start, end, down, wild = o.clone(), o.clone(), o.clone(), o.clone()
+    start[0] = 1
+    end[-1] = o[-1] - 1
+    down[1], down[2] = o[2], o[1]  # rows 0 and 1 cross
+    wild[1] = 10 ** 12
+    return [("unsorted", o, swapped), ("duplicate", o, dup), ("key >= seq_kv", o, high), ("key < 0", o, low),
+            ("offsets[0] != 0", start, i), ("offsets[-1] != nnz", end, i), ("decreasing", down, i),
+            ("out of range", wild, i), ("missing key", o, i[:-1])]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_plan_is_valid_agrees_with_validate(seed):
+    """torch.ops.fgattn.plan_is_valid checks a plan with tensor ops where it lives (attention() uses it for CUDA plans
+    it has not seen, instead of a trip through the host): true for valid plans, including empty rows, a single key and
+    rows whose keys descend across a row boundary, false for each broken rule."""
+    torch.manual_seed(seed)
+    skv = 45
+    mask = random_key_mask(1, 2, 5, skv, 0.4)
+    mask[0, 0, 0] = True  # row 0: every key (so a descent into row 1 follows), and at least two keys
+    mask[0, 0, 2] = False  # an empty row
+    mask[0, 1, 3] = False
+    mask[0, 1, 3, 7] = True  # a single key
+    plan = Plan.from_key_mask(mask, 5 * 16, 16)
+    assert torch.ops.fgattn.plan_is_valid(plan.offsets, plan.indices, skv)
+    assert torch.ops.fgattn.plan_is_valid(Plan.dense(1, 2, 80, skv, 16).offsets, Plan.dense(1, 2, 80, skv, 16).indices,
+                                          skv)
+    empty = Plan.from_key_mask(torch.zeros(1, 1, 3, skv, dtype=torch.bool), 48, 16)
+    assert torch.ops.fgattn.plan_is_valid(empty.offsets, empty.indices, skv)
+    for name, o, i in _corruptions(plan):
+        broken = Plan(o, i, 1, 2, 80, skv, 16)
+        with pytest.raises(ValueError):
+            broken.validate()
+        assert not torch.ops.fgattn.plan_is_valid(o, i, skv), name
+    with pytest.raises(TypeError, match="offsets must be int64 and indices int32"):
+        torch.ops.fgattn.plan_is_valid(plan.offsets.int(), plan.indices, skv)
+    with pytest.raises(ValueError, match="seq_kv must be >= 1"):
+        torch.ops.fgattn.plan_is_valid(plan.offsets, plan.indices, 0)

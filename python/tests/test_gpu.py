@@ -394,7 +394,7 @@ from fgattn import Plan
 torch.manual_seed(0)
 q, k, v = (torch.randn(1, 8192, 4, 128, device="cuda", dtype=torch.bfloat16) for _ in range(3))
 plans = [Plan.from_key_mask(torch.rand(1, 4, 64, 8192) < 0.5, 8192, 128) for _ in range(2)]  # ~4 MB each on the GPU
-plans.append(fgattn.oracle_plan(q, k, block_m=128))  # a device plan: evicted, then uploaded again from its tensors
+plans.append(fgattn.oracle_plan(q, k, block_m=128))  # a device plan: evicted, then checked and borrowed again
 first = [fgattn.attention(q, k, v, p) for p in plans]
 for _ in range(3):
     for p, ref in zip(plans, first):

@@ -248,3 +248,10 @@ def test_rank_plan_is_cached_per_plan_and_errors_name_the_argument(world_of_one)
         ulysses(q, k, v, "plan")
     with pytest.raises(ValueError, match="causal"):
         ulysses(q, k, v, plan, causal=True)
+    # heads already in slot order (as permuted projection weights give them): output in slot order too
+    slots = ulysses.slot_order(plan, q.shape[1])
+    in_slots = [t[:, :, slots] for t in (q, k, v)]
+    torch.testing.assert_close(ulysses(*in_slots, plan, heads_in_slot_order=True),
+                               fgattn.attention(q, k, v, plan)[:, :, slots], rtol=0, atol=0)
+    with pytest.raises(ValueError, match=r"plan: must cover all 4 heads \(slots\) of batch 2"):
+        ulysses(q, k, v, random_plan(2, 3, 37, 8, [0.5] * 3), heads_in_slot_order=True)

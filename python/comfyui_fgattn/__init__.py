@@ -35,9 +35,9 @@ def parse_steps(text: str) -> tuple[int, ...]:
 class FgattnSparseAttention:
     """Patches a model's self-attention to fgattn: the first `dense_steps` sampling steps stay dense, plans are rebuilt
     at `refresh_steps` and reused in between. predictor "oracle": keep key j for a block of block_m queries iff some
-    query gives it probability above tau = tau_factor / sequence length (on the GPU about 1.1x one dense attention per
+    query gives it probability above tau = tau_factor / sequence length (on the GPU about 1.2x one dense attention per
     layer and build); "topcdf": pooled blocks of 16 tokens kept until their cumulative probability reaches topcdf_tau
-    (about 0.08x)."""
+    (about 0.07x)."""
 
     @classmethod
     def INPUT_TYPES(cls):

@@ -42,7 +42,7 @@ fgattn::TensorView to_view(const at::Tensor& t, const char* name) {
 
 fgattn::Plan plan_sizes(const at::Tensor& q, const at::Tensor& k, const at::Tensor& offsets, const at::Tensor& indices,
                         int64_t block_m) {
-  TORCH_CHECK_VALUE(block_m >= 1 && block_m <= (1 << 20), message("plan: block_m must be in [1, 2^20], got ", block_m));
+  const int checked_block_m = checked_int(block_m, "plan", "block_m");
   TORCH_CHECK_TYPE(offsets.scalar_type() == at::kLong,
                    message("plan: offsets must be int64, got ", offsets.scalar_type()));
   TORCH_CHECK_TYPE(indices.scalar_type() == at::kInt,
@@ -54,7 +54,7 @@ fgattn::Plan plan_sizes(const at::Tensor& q, const at::Tensor& k, const at::Tens
   plan.seq_q = q.size(1);
   plan.heads = q.size(2);
   plan.seq_kv = k.size(1);
-  plan.block_m = static_cast<int>(block_m);
+  plan.block_m = checked_block_m;
   TORCH_CHECK_VALUE(
       offsets.numel() == plan.rows() + 1,
       message("plan: offsets has ", offsets.numel(), " entries, but B*H*ceil(Sq/block_m) + 1 = ", plan.rows() + 1,
@@ -111,13 +111,10 @@ std::tuple<at::Tensor, at::Tensor> empty_out_and_lse(const at::Tensor& q, bool r
   return {out, lse};
 }
 
-namespace {
-// int64 arguments narrowed to the library's int only when they fit, so 2^32 + 64 is refused rather than read as 64.
 int checked_int(int64_t value, const char* op, const char* name) {
   TORCH_CHECK_VALUE(value >= 1 && value <= (1 << 20), message(op, ": ", name, " must be in [1, 2^20], got ", value));
   return static_cast<int>(value);
 }
-}  // namespace
 
 fgattn::OracleOptions oracle_options(int64_t block_m, std::optional<double> tau) {
   fgattn::OracleOptions options;

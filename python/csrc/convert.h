@@ -40,6 +40,10 @@ std::tuple<at::Tensor, at::Tensor> plan_tensors(const fgattn::Plan& plan);
 // fp32 LSE [B, H, Sq] on q's device, or an empty [0] tensor without return_lse.
 std::tuple<at::Tensor, at::Tensor> empty_out_and_lse(const at::Tensor& q, bool return_lse);
 
+// An int64 argument (a block size, a pool) narrowed to the library's int only when it lies in [1, 2^20], so that
+// 2^32 + 64 is refused rather than read as 64; the error names `op` and `name`.
+int checked_int(int64_t value, const char* op, const char* name);
+
 // The predictors' options from the plan ops' arguments (tau None: the oracle's default 0.5 / Skv); block_m and pool
 // must lie in [1, 2^20] (the library checks the rest).
 fgattn::OracleOptions oracle_options(int64_t block_m, std::optional<double> tau);

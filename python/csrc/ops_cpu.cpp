@@ -33,8 +33,8 @@ PlanTensors oracle_plan_cpu(const at::Tensor& q, const at::Tensor& k, int64_t bl
                             const std::optional<at::Tensor>& lse) {
   TORCH_CHECK_VALUE(q.is_cpu() && k.is_cpu(), "fgattn.oracle_plan: q and k must be CPU tensors");
   TORCH_CHECK_VALUE(!lse.has_value(),
-                    message("fgattn.oracle_plan: lse is taken on CUDA only (the CPU oracle computes the "
-                            "exact LSE itself in double; fgattn.oracle_plan(..., lse=) in Python covers the CPU)"));
+                    "fgattn.oracle_plan: lse is taken on CUDA only (the CPU oracle computes the exact LSE itself "
+                    "in double; fgattn.oracle_plan(..., lse=) in Python covers the CPU)");
   try {
     const fgattn::OracleOptions options = oracle_options(block_m, tau);
     return plan_tensors(fgattn::oracle_plan(to_view(q, "q"), to_view(k, "k"), options).plan);

@@ -139,7 +139,8 @@ class DevicePlanCache {
 
   // A DevicePlan's device memory: offsets (int64, rows + 1), indices (int32, nnz), order (int32, rows).
   static std::size_t device_bytes(int64_t rows, int64_t nnz) {
-    return static_cast<std::size_t>(rows + 1) * 8 + static_cast<std::size_t>(nnz) * 4 + static_cast<std::size_t>(rows) * 4;
+    return static_cast<std::size_t>(rows + 1) * 8 + static_cast<std::size_t>(nnz) * 4 +
+           static_cast<std::size_t>(rows) * 4;
   }
 
   // FGATTN_PLAN_CACHE_MB, else a quarter of the current device's memory.
@@ -208,7 +209,9 @@ auto retry_after_emptying_torch_cache(Work&& work) {
   }
 }
 
-cudaStream_t current_stream(const at::Tensor& t) { return c10::cuda::getCurrentCUDAStream(t.device().index()).stream(); }
+cudaStream_t current_stream(const at::Tensor& t) {
+  return c10::cuda::getCurrentCUDAStream(t.device().index()).stream();
+}
 
 void check_same_cuda_device(const at::Tensor& q, const at::Tensor& k, const char* op) {
   TORCH_CHECK_VALUE(q.is_cuda() && k.device() == q.device(),
@@ -256,7 +259,7 @@ std::tuple<at::Tensor, at::Tensor> attention_cuda(const at::Tensor& q, const at:
 
 // The GPU predictors behind the plan ops. A predictor per call: its workspace (bits and the plan's index capacity,
 // 4 B x rows x Skv) is cudaMalloc'd outside torch's caching allocator and freed on return, so nothing stays held
-// between the rare refresh steps that call these. download() waits for torch's current stream.
+// between the rare refresh steps that call these. finish() waits for torch's current stream (for the key count).
 PlanTensors oracle_plan_cuda(const at::Tensor& q, const at::Tensor& k, int64_t block_m, std::optional<double> tau,
                              const std::optional<at::Tensor>& lse) {
   check_same_cuda_device(q, k, "fgattn.oracle_plan");

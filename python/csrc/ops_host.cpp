@@ -26,15 +26,14 @@ std::tuple<at::Tensor, at::Tensor, std::vector<int64_t>> load_plan(c10::string_v
 
 void save_plan(c10::string_view path, const at::Tensor& offsets, const at::Tensor& indices, at::IntArrayRef sizes) {
   TORCH_CHECK_VALUE(sizes.size() == 5, "fgattn.save_plan: sizes must be [B, H, Sq, Skv, block_m]");
-  TORCH_CHECK_VALUE(sizes[4] >= 1 && sizes[4] <= (1 << 20),
-                    message("fgattn.save_plan: block_m must be in [1, 2^20], got ", sizes[4]));
+  const int block_m = checked_int(sizes[4], "fgattn.save_plan", "block_m");
   TORCH_CHECK_TYPE(at::isIntegralType(offsets.scalar_type(), false) && at::isIntegralType(indices.scalar_type(), false),
                    message("fgattn.save_plan: offsets and indices must be integer tensors, got ", offsets.scalar_type(),
                            " and ", indices.scalar_type()));
   try {
     fgattn::Plan sizes_only;
     sizes_only.batch = sizes[0], sizes_only.heads = sizes[1], sizes_only.seq_q = sizes[2], sizes_only.seq_kv = sizes[3];
-    sizes_only.block_m = static_cast<int>(sizes[4]);
+    sizes_only.block_m = block_m;
     fgattn::save_plan(with_csr(sizes_only, offsets.to(at::kLong), indices.to(at::kInt)), std::string(path));
   } catch (const fgattn::Error& e) {
     TORCH_CHECK_VALUE(false, message("fgattn.save_plan: ", e.what()));

@@ -10,7 +10,7 @@ Each layer keeps its own plan (a per-layer cache). A layer's k-th call is forwar
 below `dense_forwards` run the stock attention; at each forward in `refresh_at` (and whenever the cached plan is
 missing or no longer matches the shapes) the predictor builds a new plan from this forward's q and k; the other
 forwards reuse the cached plan (the paper's mask-reuse strategy). The default predictor is fgattn.oracle_plan: on
-CUDA bf16/fp16 inputs with head dim 64 or 128 the library's tensor-core oracle (about 1.1x one dense attention at Wan
+CUDA bf16/fp16 inputs with head dim 64 or 128 the library's tensor-core oracle (about 1.2x one dense attention at Wan
 480p), elsewhere torch ops.
 """
 from __future__ import annotations
@@ -39,7 +39,7 @@ class SparsitySchedule:
     predictor: Callable[[torch.Tensor, torch.Tensor], Plan] | None = None  # (q, k in [B, S, H, D]) -> Plan
     enabled: bool = True                          # False: every layer runs the stock (dense) attention
     # True: a plan that keeps every key runs torch SDPA instead of the fgattn kernel (the same math). On an H200 at the
-    # Wan shapes fgattn's dense M=128 kernel is the faster one (bench/results/LATEST.md: 10.8 vs 11.7 ms at 480p),
+    # Wan shapes fgattn's dense M=128 kernel is the faster one (bench/results/LATEST.md: 10.4 vs 11.3 ms at 480p),
     # level at D=64; the switch is for GPUs and shapes where PyTorch's path wins.
     sdpa_for_dense_plans: bool = False
     processors: list = field(default_factory=list, repr=False)

@@ -53,8 +53,11 @@ Plan plan_from_block_mask(std::span<const std::uint8_t> block_mask, std::int64_t
 
 // Text tokens that share the sequence (HunyuanVideo: the first `text_tokens` positions) are kept by every plan
 // (DESIGN.md): every row gains keys [0, text_tokens), and a query block holding a text query keeps all keys.
-// Returns a validated plan; text_tokens = 0 returns a copy. Throws fgattn::Error if text_tokens is outside [0, Skv].
+// Returns a validated plan; text_tokens = 0 returns the plan as it is. Throws fgattn::Error if text_tokens is outside
+// [0, min(Sq, Skv)].
 Plan with_text_tokens(Plan plan, std::int64_t text_tokens);
+// The rule with_text_tokens and the predictors' text_tokens options check: 0 <= text_tokens <= min(Sq, Skv).
+void check_text_tokens(std::int64_t text_tokens, std::int64_t seq_q, std::int64_t seq_kv);
 
 // Plans are data: a small binary file ("FGPLAN1" header, sizes, offsets, indices), validated on load.
 void save_plan(const Plan& plan, const std::string& path);

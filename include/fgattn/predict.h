@@ -43,6 +43,9 @@ struct OracleOptions {
   int block_n = 1;
   double tau = -1.0;  // < 0: the paper's default 0.5 / Skv
   int num_threads = 0;
+  // Text tokens sharing the sequence (HunyuanVideo): the plan keeps them as with_text_tokens() does (plan.h), on the
+  // GPU while the plan is built. 0 = none; at most min(Sq, Skv).
+  std::int64_t text_tokens = 0;
 };
 Prediction oracle_plan(const TensorView& q, const TensorView& k, const OracleOptions& options = {});
 

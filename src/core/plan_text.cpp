@@ -8,10 +8,14 @@
 
 namespace fgattn {
 
-Plan with_text_tokens(Plan plan, std::int64_t text_tokens) {
-  if (text_tokens < 0 || text_tokens > plan.seq_kv || text_tokens > plan.seq_q)
-    throw Error("text_tokens", fmt::format("must be in [0, min(Sq, Skv)] = [0, {}], got {}", std::min(plan.seq_q, plan.seq_kv),
+void check_text_tokens(std::int64_t text_tokens, std::int64_t seq_q, std::int64_t seq_kv) {
+  if (text_tokens < 0 || text_tokens > seq_kv || text_tokens > seq_q)
+    throw Error("text_tokens", fmt::format("must be in [0, min(Sq, Skv)] = [0, {}], got {}", std::min(seq_q, seq_kv),
                                            text_tokens));
+}
+
+Plan with_text_tokens(Plan plan, std::int64_t text_tokens) {
+  check_text_tokens(text_tokens, plan.seq_q, plan.seq_kv);
   if (text_tokens == 0) return plan;  // moved, not copied: plans at 720p hold ~10^8 keys
   Plan p = plan_with_sizes(plan.batch, plan.heads, plan.seq_q, plan.seq_kv, plan.block_m);
   p.indices.reserve(plan.indices.size() + static_cast<std::size_t>(plan.rows() * text_tokens));

@@ -36,10 +36,11 @@ Plan plan_from_scores(const SliceScores& scores, double tau, int block_n) {
 Prediction oracle_plan(const TensorView& q, const TensorView& k, const OracleOptions& options) {
   const auto start = std::chrono::steady_clock::now();
   if (options.block_n < 1) throw Error("block_n", fmt::format("must be >= 1, got {}", options.block_n));
+  check_text_tokens(options.text_tokens, q.seq(), k.seq());
   const SliceScores scores = compute_slice_scores(q, k, options.block_m, options.num_threads);
   const double tau = options.tau < 0 ? 0.5 / static_cast<double>(k.seq()) : options.tau;
   Prediction p;
-  p.plan = plan_from_scores(scores, tau, options.block_n);
+  p.plan = with_text_tokens(plan_from_scores(scores, tau, options.block_n), options.text_tokens);
   p.report.predictor = "oracle";
   p.report.granularity = options.block_n == 1 ? "Mx1" : options.block_n == options.block_m ? "MxM"
                                                                                               : fmt::format("Mx{}", options.block_n);

@@ -136,6 +136,32 @@ TEST_F(PredictOnWorkload, OraclePlanReportsDensityAndUsesThePaperDefault) {
   EXPECT_THROW(oracle_plan(w.q.view(), w.k.view(), o), Error);
 }
 
+// options.text_tokens gives with_text_tokens() of the plain plan, and is range-checked with its message.
+TEST_F(PredictOnWorkload, OracleTextTokensEqualWithTextTokens) {
+  for (int n : {1, 16}) {
+    OracleOptions o;
+    o.block_m = 64;
+    o.block_n = n;
+    o.tau = 4.0 / 256;
+    const Plan plain = oracle_plan(w.q.view(), w.k.view(), o).plan;
+    for (std::int64_t text : {1, 70, 256}) {
+      o.text_tokens = text;
+      const Plan p = oracle_plan(w.q.view(), w.k.view(), o).plan;
+      const Plan expected = with_text_tokens(plain, text);
+      EXPECT_EQ(p.offsets, expected.offsets) << "n=" << n << " text=" << text;
+      EXPECT_EQ(p.indices, expected.indices) << "n=" << n << " text=" << text;
+      EXPECT_GT(p.nnz(), plain.nnz());
+    }
+    o.text_tokens = 257;
+    try {
+      oracle_plan(w.q.view(), w.k.view(), o);
+      ADD_FAILURE() << "text_tokens past Skv accepted";
+    } catch (const Error& e) {
+      EXPECT_STREQ(e.what(), "text_tokens: must be in [0, min(Sq, Skv)] = [0, 256], got 257");
+    }
+  }
+}
+
 TEST_F(PredictOnWorkload, TopCdfKeepsAllAtTauOneAndFallsWithTau) {
   for (int M : {16, 64, 40}) {
     TopCdfOptions o;

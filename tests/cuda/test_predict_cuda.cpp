@@ -278,6 +278,40 @@ TEST(OracleCuda, PlanFromTheAttentionLseMatches) {
   }
 }
 
+// The text-token rule applied on the device while the plan is built equals with_text_tokens() of the plain plan
+// (same predictor, same inputs, so the same bits): text lengths inside a word, across words, past the first query
+// block, all of the sequence; grouped plans add the text keys one by one, as with_text_tokens does.
+TEST(OracleCuda, TextTokensOnTheDeviceEqualWithTextTokens) {
+  std::mt19937_64 rng(std::random_device{}());
+  OraclePredictor predictor;
+  const std::int64_t Sq = 333, Skv = 301;
+  const auto q = testutil::random_tensor(rng, DType::bf16, Layout::BSHD, 1, Sq, 2, 128, 3.0f);
+  const auto k = testutil::random_tensor(rng, DType::bf16, Layout::BSHD, 1, Skv, 2, 128, 3.0f);
+  const DeviceBuffer dq(q), dk(k);
+  for (int M : {64, 128})
+    for (int block_n : {1, 16, M}) {
+      OracleOptions options;
+      options.block_m = M;
+      options.block_n = block_n;
+      options.tau = 8.0 / static_cast<double>(Skv);
+      predictor.predict(dq.view(q), dk.view(k), options);
+      const Plan plain = predictor.download();
+      for (std::int64_t text : {std::int64_t{1}, std::int64_t{63}, std::int64_t{64}, std::int64_t{150}, Skv}) {
+        SCOPED_TRACE(::testing::Message() << "M=" << M << " block_n=" << block_n << " text=" << text);
+        options.text_tokens = text;
+        const DevicePlan& device = predictor.predict(dq.view(q), dk.view(k), options);
+        const Plan plan = predictor.download();
+        const Plan expected = with_text_tokens(plain, text);
+        EXPECT_EQ(plan.offsets, expected.offsets);
+        EXPECT_EQ(plan.indices, expected.indices);
+        expect_longest_first(device, plan);
+      }
+    }
+  OracleOptions too_many;
+  too_many.text_tokens = Skv + 1;
+  EXPECT_THROW(predictor.predict(dq.view(q), dk.view(k), too_many), Error);
+}
+
 TEST(OracleCuda, RefusesUnsupportedArguments) {
   std::mt19937_64 rng(1);
   const auto q = testutil::random_tensor(rng, DType::bf16, Layout::BSHD, 1, 64, 1, 96);

@@ -22,8 +22,19 @@ struct RowBits {
   }
 };
 
-// Word w of a row after grouping: a group of block_n keys is all-kept if any of its keys is kept.
-__device__ inline std::uint64_t grouped_word(const RowBits& row, int w, int words, int block_n, int seq_kv) {
+// Word w of a row with the text-token rule: every key of a text query block, and the text keys in any row.
+__device__ inline std::uint64_t text_word(const BitsToPlanParams& p, std::int64_t row, int w) {
+  if (p.text_tokens == 0) return 0;
+  if ((row % p.query_blocks) * p.block_m < p.text_tokens) return ~0ull;
+  const int text_keys = p.text_tokens - w * 64;  // text keys in this word
+  return text_keys <= 0 ? 0ull : text_keys >= 64 ? ~0ull : (1ull << text_keys) - 1;
+}
+
+// Word w of a row after grouping: a group of block_n keys is all-kept if any of its keys is kept; then the text
+// keys (not grouped: with_text_tokens adds them one by one).
+__device__ inline std::uint64_t grouped_word(const BitsToPlanParams& p, const RowBits& row, std::int64_t r, int w,
+                                             int words) {
+  const int block_n = p.block_n, seq_kv = p.seq_kv;
   std::uint64_t word = row[w];
   if (block_n > 1 && block_n <= 64) {
     const std::uint64_t group_mask = block_n == 64 ? ~0ull : ((1ull << block_n) - 1);
@@ -37,6 +48,7 @@ __device__ inline std::uint64_t grouped_word(const RowBits& row, int w, int word
     for (int i = first; i < min(words, first + per_group); ++i) any |= row[i];
     word = any ? ~0ull : 0ull;
   }
+  word |= text_word(p, r, w);
   const int tail = seq_kv - w * 64;  // keys past seq_kv never exist
   if (tail < 64) word &= (1ull << tail) - 1;
   return word;
@@ -52,7 +64,7 @@ __global__ void plan_counts_kernel(BitsToPlanParams p) {
   const RowBits bits{first, words, p.partials};
   long long count = 0;
   for (int w = lane; w < words; w += 32) {
-    count += __popcll(grouped_word(bits, w, words, p.block_n, p.seq_kv));
+    count += __popcll(grouped_word(p, bits, row, w, words));
     if (p.partials > 1) first[w] = bits[w];
   }
   for (int offset = 16; offset > 0; offset >>= 1) count += __shfl_xor_sync(0xffffffffu, count, offset);
@@ -73,7 +85,7 @@ __global__ void plan_fill_kernel(BitsToPlanParams p) {
   std::int32_t* out = p.indices + p.offsets[row];
   const unsigned lanes_below = (1u << lane) - 1u;
   for (int w = 0; w < words; ++w) {
-    const std::uint64_t word = grouped_word(bits, w, words, p.block_n, p.seq_kv);
+    const std::uint64_t word = grouped_word(p, bits, row, w, words);
     if (word == 0) continue;
     const bool low = (word >> lane) & 1u, high = (word >> (32 + lane)) & 1u;
     const unsigned low_mask = __ballot_sync(0xffffffffu, low), high_mask = __ballot_sync(0xffffffffu, high);

@@ -84,6 +84,7 @@ const DevicePlan& OraclePredictor::run(const TensorView& q, const TensorView& k,
     throw Error("block_n", fmt::format("{} must divide 64 or be a multiple of 64", n));
   Impl& w = *impl_;
   const Plan shape = plan_with_sizes(q.batch(), q.heads(), q.seq(), k.seq(), options.block_m);  // checks the sizes
+  check_text_tokens(options.text_tokens, shape.seq_q, shape.seq_kv);
   const std::int64_t rows = shape.rows(), words = (shape.seq_kv + 63) / 64;
   w.tau = options.tau >= 0 ? options.tau : 0.5 / static_cast<double>(shape.seq_kv);
   const int partials = options.block_m / 16;  // one bit row per warp of the block (wgmma_scores.cuh)
@@ -120,6 +121,9 @@ const DevicePlan& OraclePredictor::run(const TensorView& q, const TensorView& k,
   bp.rows = rows;
   bp.seq_kv = static_cast<int>(shape.seq_kv);
   bp.block_n = n;
+  bp.text_tokens = static_cast<int>(options.text_tokens);
+  bp.block_m = options.block_m;
+  bp.query_blocks = shape.query_blocks();
   bp.offsets = plan.offsets;
   bp.indices = plan.indices;
   check_cuda(launch_plan_counts(bp, stream), "plan_counts");

@@ -24,6 +24,11 @@ struct BitsToPlanParams {
   std::int32_t* indices = nullptr;  // capacity: rows * seq_kv (or use count-only first)
   std::int32_t* counts = nullptr;   // optional (rows): the counts again, the keys of the row sort
   std::int32_t* row_ids = nullptr;  // optional (rows): 0..rows-1, the values of the row sort
+  // The text-token rule (with_text_tokens, plan.h) applied after grouping: keys [0, text_tokens) in every row, and
+  // every key in a row whose query block (row % query_blocks) starts before text_tokens. 0 = none.
+  int text_tokens = 0;
+  int block_m = 128;
+  std::int64_t query_blocks = 1;
 };
 
 // Counts each row's kept keys into offsets[1..rows] (offsets[0] = 0) — scan them before fill, which reads the

@@ -16,7 +16,9 @@ struct OnlineSoftmax {
   // s: raw scores (NTiles x 4). Masks slots >= valid_keys, exponentiates in place (exp2 of the scaled logit minus
   // the running max) and returns each row's rescale factor for the output accumulator. The max is taken over the
   // raw scores (scale_log2 > 0 keeps the order), so each score costs one FFMA and one ex2 (no separate scaling).
-  template <bool Masked = true>
+  // FmaExpEvery > 0: the scores of every FmaExpEvery-th 8-key tile are exponentiated on the FMA pipe
+  // (ptx::exp2_on_fma), the rest on MUFU, for the LSE-only pass whose exponentials would otherwise bound it.
+  template <bool Masked = true, int FmaExpEvery = 0>
   __device__ __forceinline__ void step(float (&s)[NTiles][4], int valid_keys, float scale_log2, float (&rescale)[2]) {
     const int col0 = 2 * (static_cast<int>(threadIdx.x) % 4);
     float tile_max[2] = {-INFINITY, -INFINITY};
@@ -42,7 +44,8 @@ struct OnlineSoftmax {
     for (int j = 0; j < NTiles; ++j)
 #pragma unroll
       for (int e = 0; e < 4; ++e) {
-        s[j][e] = ptx::fast_exp2(fmaf(s[j][e], scale_log2, neg_max[e / 2]));
+        const float x = fmaf(s[j][e], scale_log2, neg_max[e / 2]);
+        s[j][e] = FmaExpEvery > 0 && j % FmaExpEvery == FmaExpEvery - 1 ? ptx::exp2_on_fma(x) : ptx::fast_exp2(x);
         row_sum[e / 2] += s[j][e];
       }
   }

@@ -62,6 +62,10 @@ __device__ __forceinline__ void store_tile_bits(const float (&s)[STiles][4], con
 }
 
 // Runs on one consumer warpgroup (thread = 0..127 within it) until every plan row of this CTA is done.
+// The row-LSE pass exponentiates every score with nothing to hide it under (no P V): on MUFU alone (16 per SM per
+// clock) that takes about as long as the S wgmma. A quarter of them on the FMA pipe keeps both under the wgmma.
+constexpr int kFmaExpEvery = 4;
+
 template <typename T, typename Cfg>
 __device__ void consume_scores(const AttentionParams& p, std::uint32_t smem_addr, const StageBarriers& bars,
                                int consumer, int thread) {
@@ -120,9 +124,10 @@ __device__ void consume_scores(const AttentionParams& p, std::uint32_t smem_addr
       const int valid_keys = min(kN, r.key_count - t * kN);
       if (bits) {
         store_tile_bits<kSTiles>(s, threshold, valid_keys, warp_bits, t * kN, p.oracle.words, lane);
-      } else {
+      } else {  // one exponential in kFmaExpEvery on the FMA pipe: MUFU alone would bound this pass
         float rescale[2];
-        softmax_step(softmax, s, valid_keys, p.scale_log2, rescale);
+        if (valid_keys >= kN) softmax.template step<false, kFmaExpEvery>(s, valid_keys, p.scale_log2, rescale);
+        else softmax.template step<true, kFmaExpEvery>(s, valid_keys, p.scale_log2, rescale);
       }
     };
     // Unrolled by two so each buffer's state is explicit on every path (ptxas serialises the wgmma otherwise):

@@ -2,8 +2,8 @@
 // Consumer warpgroup of KernelMode::scores_only: S = Q K^T on the tensor cores with no V and no output tile, for
 // the GPU oracle (src/cuda/predict/oracle_host.cpp). The producer streams K alone; per tile a consumer issues S,
 // frees the K stage as soon as S is in registers, and then either
-//  - row_lse: the row max / sum of exp2 (RowLogSumExp in softmax.cuh: the attention softmax without P, reordered for
-//    latency) over every key, writing each query row's natural-log LSE to p.lse; or
+//  - row_lse: runs the online max / sum of exp2 (the attention kernel's softmax, without P V) and writes each
+//    query row's natural-log LSE to p.lse; or
 //  - oracle_bits: keeps key j for the plan row when some query q of the block has log2 P[q, j] > log2 tau, i.e.
 //    S[q, j] > (LSE_q log2 e + log2 tau) / scale_log2: one compare per score, no exponential. Each warp ORs its
 //    16 rows and stores one bit row of its own (p.oracle.bits holds block_m / 16 partial rows per plan row).
@@ -62,10 +62,6 @@ __device__ __forceinline__ void store_tile_bits(const float (&s)[STiles][4], con
 }
 
 // Runs on one consumer warpgroup (thread = 0..127 within it) until every plan row of this CTA is done.
-// The row-LSE pass exponentiates every score with nothing to hide it under (no P V): on MUFU alone (16 per SM per
-// clock) that takes as long as the S wgmma. One in kFmaExpEvery runs on the FMA pipe instead.
-constexpr int kFmaExpEvery = 4;
-
 template <typename T, typename Cfg>
 __device__ void consume_scores(const AttentionParams& p, std::uint32_t smem_addr, const StageBarriers& bars,
                                int consumer, int thread) {
@@ -97,7 +93,7 @@ __device__ void consume_scores(const AttentionParams& p, std::uint32_t smem_addr
     std::uint64_t* warp_bits =
         bits ? p.oracle.bits + (item * (Cfg::kBlockM / 16) + consumer * 4 + warp) * p.oracle.words : nullptr;
     if (num_tiles > 0) wait_q(turns);
-    RowLogSumExp<kSTiles, kFmaExpEvery> row_lse;
+    OnlineSoftmax<kSTiles> softmax;
     // Two S buffers: S_{t+1} is issued before S_t is used, so the tensor cores work under this warpgroup's
     // compares or softmax (the CUDA-core work per tile is as long as its wgmma here: there is no P V to hide it).
     float s_even[kSTiles][4], s_odd[kSTiles][4];
@@ -124,10 +120,9 @@ __device__ void consume_scores(const AttentionParams& p, std::uint32_t smem_addr
       const int valid_keys = min(kN, r.key_count - t * kN);
       if (bits) {
         store_tile_bits<kSTiles>(s, threshold, valid_keys, warp_bits, t * kN, p.oracle.words, lane);
-      } else if (valid_keys >= kN) {
-        row_lse.template step<false>(s, valid_keys, p.scale_log2);
       } else {
-        row_lse.template step<true>(s, valid_keys, p.scale_log2);
+        float rescale[2];
+        softmax_step(softmax, s, valid_keys, p.scale_log2, rescale);
       }
     };
     // Unrolled by two so each buffer's state is explicit on every path (ptxas serialises the wgmma otherwise):
@@ -157,14 +152,14 @@ __device__ void consume_scores(const AttentionParams& p, std::uint32_t smem_addr
     tile_seq += num_tiles;
     if (!bits) {
       float row_sum[2];
-      row_lse.finish(row_sum);
+      softmax.finish(row_sum);
       if (lane % 4 == 0)
 #pragma unroll
         for (int half = 0; half < 2; ++half) {
           const int q = q_warp0 + lane / 4 + 8 * half;
           if (q < p.seq_q)
             p.lse[lse_row0 + q] =
-                row_sum[half] > 0.f ? (row_lse.row_max[half] + log2f(row_sum[half])) * 0.69314718055994531f : -INFINITY;
+                row_sum[half] > 0.f ? (softmax.row_max[half] + log2f(row_sum[half])) * 0.69314718055994531f : -INFINITY;
         }
     }
   }

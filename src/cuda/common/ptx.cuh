@@ -71,22 +71,4 @@ __device__ __forceinline__ float fast_exp2(float x) {
   return y;
 }
 
-// exp2 on the FMA pipe instead of the MUFU unit (16 lanes per SM per clock, the bound of a softmax with no P V to
-// hide it): x = j + f with j = round(x) (adding 1.5 * 2^23 rounds in the mantissa), 2^f on [-0.5, 0.5] by a
-// degree-5 polynomial (relative error 2.4e-7 in f32, as ex2.approx), and j added to the exponent bits. Inputs below
-// -125 return ~0 (a value under 2^-125, for sums that are >= 1).
-__device__ __forceinline__ float exp2_on_fma(float x) {
-  constexpr float kRound = 12582912.f;  // 1.5 * 2^23
-  x = fmaxf(x, -125.f);
-  const float t = x + kRound;
-  const float f = x - (t - kRound);
-  float p = 1.3276468e-3f;
-  p = fmaf(p, f, 9.6755410e-3f);
-  p = fmaf(p, f, 5.5507135e-2f);
-  p = fmaf(p, f, 2.4022120e-1f);
-  p = fmaf(p, f, 6.9314694e-1f);
-  p = fmaf(p, f, 1.0000001f);
-  return __int_as_float(__float_as_int(p) + (__float_as_int(t) << 23));
-}
-
 }  // namespace fgattn::cuda::ptx

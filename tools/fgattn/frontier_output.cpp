@@ -52,7 +52,10 @@ nlohmann::json frontier_json(const FrontierReport& report, const FrontierSource&
   j["dense_vs_double_rel_l2"] = optional_json(report.dense_vs_double_rel_l2);
   j["timing"] = report.backend == "cuda"
                     ? nlohmann::json(fmt::format("median of {} CUDA-event timings of one launch after {} warm-up launches; "
-                                                 "every plan (dense and M x M included) runs in the same gather kernel",
+                                                 "every plan (dense and M x M included) runs in the same kernel, which "
+                                                 "loads a tile whose keys are one contiguous run by TMA (dense and M x M "
+                                                 "tiles) and gathers the others by cp.async; the plan is built and run "
+                                                 "on the device, the L2 is not flushed between launches",
                                                  source.reps, source.warmup))
                     : nlohmann::json(nullptr);
   j["points"] = nlohmann::json::array();

@@ -16,24 +16,17 @@ struct OnlineSoftmax {
   // s: raw scores (NTiles x 4). Masks slots >= valid_keys, exponentiates in place (exp2 of the scaled logit minus
   // the running max) and returns each row's rescale factor for the output accumulator. The max is taken over the
   // raw scores (scale_log2 > 0 keeps the order), so each score costs one FFMA and one ex2 (no separate scaling).
-  // Chains > 1 splits each row's max and sum into that many independent chains (the LSE-only pass, whose latency
-  // nothing hides); Chains = 1 is the attention kernel's order, unchanged.
-  template <bool Masked = true, int Chains = 1>
+  template <bool Masked = true>
   __device__ __forceinline__ void step(float (&s)[NTiles][4], int valid_keys, float scale_log2, float (&rescale)[2]) {
     const int col0 = 2 * (static_cast<int>(threadIdx.x) % 4);
-    float chain_max[2][Chains];
-#pragma unroll
-    for (int c = 0; c < Chains; ++c) chain_max[0][c] = chain_max[1][c] = -INFINITY;
+    float tile_max[2] = {-INFINITY, -INFINITY};
 #pragma unroll
     for (int j = 0; j < NTiles; ++j)
 #pragma unroll
       for (int e = 0; e < 4; ++e) {
         if (Masked && j * 8 + col0 + (e & 1) >= valid_keys) s[j][e] = -INFINITY;
-        chain_max[e / 2][j % Chains] = fmaxf(chain_max[e / 2][j % Chains], s[j][e]);
+        tile_max[e / 2] = fmaxf(tile_max[e / 2], s[j][e]);
       }
-    float tile_max[2] = {chain_max[0][0], chain_max[1][0]};
-#pragma unroll
-    for (int c = 1; c < Chains; ++c) tile_max[0] = fmaxf(tile_max[0], chain_max[0][c]), tile_max[1] = fmaxf(tile_max[1], chain_max[1][c]);
     float neg_max[2];
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
@@ -45,23 +38,13 @@ struct OnlineSoftmax {
       row_sum[r] *= rescale[r];
       neg_max[r] = -new_max;
     }
-    float chain_sum[2][Chains];
-#pragma unroll
-    for (int c = 0; c < Chains; ++c) chain_sum[0][c] = chain_sum[1][c] = 0.f;
-    chain_sum[0][0] = row_sum[0], chain_sum[1][0] = row_sum[1];
 #pragma unroll
     for (int j = 0; j < NTiles; ++j)
 #pragma unroll
       for (int e = 0; e < 4; ++e) {
         s[j][e] = ptx::fast_exp2(fmaf(s[j][e], scale_log2, neg_max[e / 2]));
-        chain_sum[e / 2][j % Chains] += s[j][e];
+        row_sum[e / 2] += s[j][e];
       }
-#pragma unroll
-    for (int r = 0; r < 2; ++r) {
-      row_sum[r] = chain_sum[r][0];
-#pragma unroll
-      for (int c = 1; c < Chains; ++c) row_sum[r] += chain_sum[r][c];
-    }
   }
 
   // Full row sums (after the last tile), reduced over the row's four owners.

@@ -62,8 +62,6 @@ __device__ __forceinline__ void store_tile_bits(const float (&s)[STiles][4], con
 }
 
 // Runs on one consumer warpgroup (thread = 0..127 within it) until every plan row of this CTA is done.
-constexpr int kLseChains = 4;
-
 template <typename T, typename Cfg>
 __device__ void consume_scores(const AttentionParams& p, std::uint32_t smem_addr, const StageBarriers& bars,
                                int consumer, int thread) {
@@ -122,10 +120,9 @@ __device__ void consume_scores(const AttentionParams& p, std::uint32_t smem_addr
       const int valid_keys = min(kN, r.key_count - t * kN);
       if (bits) {
         store_tile_bits<kSTiles>(s, threshold, valid_keys, warp_bits, t * kN, p.oracle.words, lane);
-      } else {  // the max and sum in kLseChains chains per row: this pass's softmax has no P V to hide under
+      } else {
         float rescale[2];
-        if (valid_keys >= kN) softmax.template step<false, kLseChains>(s, valid_keys, p.scale_log2, rescale);
-        else softmax.template step<true, kLseChains>(s, valid_keys, p.scale_log2, rescale);
+        softmax_step(softmax, s, valid_keys, p.scale_log2, rescale);
       }
     };
     // Unrolled by two so each buffer's state is explicit on every path (ptxas serialises the wgmma otherwise):

@@ -15,9 +15,11 @@ def table(path: Path) -> str:
     d = json.loads(path.read_text())
     shape = d["shape"]
     dense = {p["block_m"]: p["ms"] for p in d["points"] if p["series"] == "dense"}
+    timed = d.get("timing") is not None  # CPU sweeps (--cpu, or no GPU) have no times
     lines = [f"## {d.get('preset') or path.stem} (B={shape['B']} S={shape['S']} H={shape['H']} D={shape['D']}, "
-             f"text tokens {d.get('text_tokens', 0)}; {d['device']}, {d['date']})", "",
-             "Dense plan: " + ", ".join(f"M={m} {ms:.3f} ms" for m, ms in sorted(dense.items())) + ".", "",
+             f"text tokens {d.get('text_tokens', 0)}; {d.get('device') or 'CPU'}, {d['date']})", "",
+             ("Dense plan: " + ", ".join(f"M={m} {ms:.3f} ms" for m, ms in sorted(dense.items())) + "." if timed
+              else "Untimed (CPU sweep): kept fractions only."), "",
              "| target rel. L2 | series | kept | ms |", "|---|---|---|---|"]
     for t in d["summary"]["targets"]:
         note = f" ({t['note']})" if t.get("note") else ""

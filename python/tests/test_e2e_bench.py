@@ -111,3 +111,30 @@ def test_e2e_schedule_tiny_on_cpu(tmp_path):
     assert r.returncode == 0, r.stderr[-3000:]
     topcdf = [x for x in json.loads(out.read_text()) if x["kind"] == "e2e-schedule"]
     assert len(topcdf) == 1 and topcdf[0]["predictor"].startswith("fgattn.topcdf_plan")
+
+
+def test_frontier_table_reads_frontier_json(tmp_path):
+    """bench/frontier_table.py on a committed GPU frontier (timed) and on the same file made untimed (a CPU sweep)."""
+    spec = importlib.util.spec_from_file_location("frontier_table", REPO / "bench" / "frontier_table.py")
+    frontier_table = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(frontier_table)
+    source = REPO / "bench" / "results" / "frontier" / "frontier_wan720p.json"
+    d = json.loads(source.read_text())
+    md = frontier_table.table(source)
+    r = d["summary"]["ratios"][0]
+    assert (f"| {r['target_rel_l2']} | {r['block_m']} | {r['time_ratio_MxM_over_Mx1']:.3f} | "
+            f"{r['kept_ratio_MxM_over_Mx1']:.3f} |") in md
+    t = d["summary"]["targets"][0]
+    assert f"| {t['target_rel_l2']} | {t['series']} | {100 * t['kept_fraction']:.1f} % | {t['ms']:.3f} |" in md
+    assert "Dense plan: M=64" in md
+    d["timing"] = None
+    for p in d["points"]:
+        p["ms"] = None
+    for t in d["summary"]["targets"]:
+        t["ms"] = None
+    for r in d["summary"]["ratios"]:
+        r["time_ratio_MxM_over_Mx1"] = None
+    untimed = tmp_path / "frontier_cpu.json"
+    untimed.write_text(json.dumps(d))
+    md = frontier_table.table(untimed)
+    assert "Untimed (CPU sweep)" in md and f"| {t['series']} | " in md and " | - |" in md

@@ -3,7 +3,7 @@
 oracle: keep key j for query block i iff max over the block's queries of softmax probability P[q, j] > tau
 (DESIGN.md; default tau = 0.5 / Skv). Two implementations of the same rule:
 - "kernel": the C++ library's (torch.ops.fgattn.oracle_plan): on CUDA tensors the tensor-core OraclePredictor (row
-  LSE, then one bit per (query block, key); 1.13x a dense attention at Wan 480p, 0.48x given the LSE), on
+  LSE, then one bit per (query block, key); 1.1x a dense attention at Wan 480p, 0.5x given the LSE), on
   CPU tensors the exact oracle in double;
 - "torch": torch ops on any device (fp32 on GPUs, fp64 on the CPU; S x S scores in chunks: exact but slow).
 backend="auto" takes the kernel for the inputs the GPU predictor supports (see _gpu_inputs) and torch ops

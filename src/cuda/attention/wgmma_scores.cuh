@@ -7,8 +7,9 @@
 //  - oracle_bits: keeps key j for the plan row when some query q of the block has log2 P[q, j] > log2 tau, i.e.
 //    S[q, j] > (LSE_q log2 e + log2 tau) / scale_log2: one compare per score, no exponential. Each warp ORs its
 //    16 rows and stores one bit row of its own (p.oracle.bits holds block_m / 16 partial rows per plan row).
-// The two consumers of a 128-query row take turns issuing (ConsumerTurns), so one's softmax or compares run
-// under the other's wgmma.
+// In the bits pass the two consumers of a 128-query row take turns issuing (ConsumerTurns), so one's compares run
+// under the other's wgmma; the row-LSE pass issues without turns (measured 4-6 % faster: its two S buffers already
+// keep the tensor cores busy under its softmax).
 #include <cmath>
 #include <cstdint>
 
@@ -74,7 +75,8 @@ __device__ void consume_scores(const AttentionParams& p, std::uint32_t smem_addr
   const float inv_scale_log2 = 1.f / p.scale_log2;
 
   // The row-LSE pass issues without taking turns: each warpgroup's two S buffers already overlap its own softmax
-  // with the tensor cores, and ncu put a third of the consumers' time in the issue block (turn barrier, HGMMA wait).
+  // with the tensor cores, and ncu put a third of the consumers' time in the issue block (turn barrier, HGMMA wait);
+  // dropping the turns there made the pass 4-6 % faster (bench/results/predict/lse-pass-experiments/).
   const bool take_turns = bits;
   if (take_turns) turns.start();
   prefetch_q<Cfg>(p, q_smem, blockIdx.x, consumer, thread);

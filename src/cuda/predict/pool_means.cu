@@ -1,9 +1,9 @@
 // Pass 1 of the GPU Top-CDF: one warp per pool of `pool` consecutive tokens of one (b, h), Q's and K's pools in
 // one launch. Each lane owns D/32 dims of a token row (one 8- or 4-byte load: a warp reads the row's 256 or 128
-// bytes coalesced), 16 tokens in flight. The per-token cosine sums (dot and norm of 16 tokens = 32 values) are
+// bytes coalesced), 16 tokens in flight; the first 16 stay in registers for the cosine pass. The per-token cosine sums (dot and norm of 16 tokens = 32 values) are
 // reduced with one reduce-scatter butterfly (31 shuffles instead of 32 x 5).
-// Cost at Wan 480p (12 heads x 32,760 tokens, D = 128): 2 x 100.6 MB read once from HBM (~45 us at 4.5 TB/s; the
-// cosine pass re-reads the pool from L1/L2), 25 MB of bf16 hi/lo means written.
+// Cost at Wan 480p (12 heads x 32,760 tokens, D = 128): 2 x 100.6 MB read once from HBM (~45 us at 4.5 TB/s; pools
+// of more than 16 tokens re-read the rest from L1/L2 in the cosine pass), 25 MB of bf16 hi/lo means written.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
@@ -12,7 +12,7 @@
 namespace fgattn::cuda {
 namespace {
 
-constexpr int kWarpsPerCta = 8;
+constexpr int kWarpsPerCta = 4;
 constexpr int kChunk = 16;  // tokens per butterfly: 16 x (dot, norm) = 32 values
 
 __device__ inline float warp_sum(float x) {
@@ -40,24 +40,34 @@ __device__ inline float reduce_scatter32(float (&v)[32], int lane) {
   return v[0];
 }
 
-template <typename T, int Dpl>
-__device__ inline void load_dims(const T* x, float (&out)[Dpl]) {
+// A lane's Dpl consecutive dims of one token row: one 8- or 4-byte load, kept packed (2 dims per register).
+template <int Dpl>
+struct RawDims {
+  unsigned w[Dpl / 2];
+};
+
+template <int Dpl, typename T>
+__device__ inline RawDims<Dpl> load_raw(const T* x) {
   static_assert(Dpl == 2 || Dpl == 4);
+  RawDims<Dpl> r;
   if constexpr (Dpl == 4) {
     const uint2 raw = *reinterpret_cast<const uint2*>(x);
-    const T* e = reinterpret_cast<const T*>(&raw);
-#pragma unroll
-    for (int i = 0; i < 4; ++i) out[i] = static_cast<float>(e[i]);
+    r.w[0] = raw.x, r.w[1] = raw.y;
   } else {
-    const unsigned raw = *reinterpret_cast<const unsigned*>(x);
-    const T* e = reinterpret_cast<const T*>(&raw);
-#pragma unroll
-    for (int i = 0; i < 2; ++i) out[i] = static_cast<float>(e[i]);
+    r.w[0] = *reinterpret_cast<const unsigned*>(x);
   }
+  return r;
+}
+
+template <typename T, int Dpl>
+__device__ inline void unpack(const RawDims<Dpl>& r, float (&out)[Dpl]) {
+  const T* e = reinterpret_cast<const T*>(r.w);
+#pragma unroll
+  for (int i = 0; i < Dpl; ++i) out[i] = static_cast<float>(e[i]);
 }
 
 template <typename T, int D>
-__global__ void __launch_bounds__(kWarpsPerCta * 32) pool_means_kernel(PoolMeansParams p) {
+__global__ void __launch_bounds__(kWarpsPerCta * 32, 5) pool_means_kernel(PoolMeansParams p) {
   constexpr int kDpl = D / 32;
   const int lane = threadIdx.x % 32;
   const std::int64_t bh_count = static_cast<std::int64_t>(p.batch) * p.heads;
@@ -74,20 +84,25 @@ __global__ void __launch_bounds__(kWarpsPerCta * 32) pool_means_kernel(PoolMeans
   const int begin = pool_index * p.pool, end = min(side.seq, begin + p.pool);
   const float n = static_cast<float>(end - begin);
 
+  // The pool's first kChunk tokens stay in registers (packed) for the cosine pass: with the default pool of 16
+  // that is the whole pool, read from memory once. Larger pools add their other tokens a few at a time.
+  RawDims<kDpl> first[kChunk];
+#pragma unroll
+  for (int t = 0; t < kChunk; ++t) first[t] = begin + t < end ? load_raw<kDpl>(x + (begin + t) * side.stride[1]) : RawDims<kDpl>{};
   float mean[kDpl] = {};
-  for (int c = begin; c < end; c += kChunk) {
-    float v[kChunk][kDpl];
 #pragma unroll
-    for (int t = 0; t < kChunk; ++t) {
-      if (c + t < end) load_dims<T, kDpl>(x + (c + t) * side.stride[1], v[t]);
-      else
+  for (int t = 0; t < kChunk; ++t) {
+    float v[kDpl];
+    unpack<T>(first[t], v);  // zero bits past the end: +0 in bf16 and f16
 #pragma unroll
-        for (int i = 0; i < kDpl; ++i) v[t][i] = 0.f;
-    }
+    for (int i = 0; i < kDpl; ++i) mean[i] += v[i];
+  }
+#pragma unroll 4
+  for (int c = begin + kChunk; c < end; ++c) {
+    float v[kDpl];
+    unpack<T>(load_raw<kDpl>(x + c * side.stride[1]), v);
 #pragma unroll
-    for (int t = 0; t < kChunk; ++t)
-#pragma unroll
-      for (int i = 0; i < kDpl; ++i) mean[i] += v[t][i];
+    for (int i = 0; i < kDpl; ++i) mean[i] += v[i];
   }
   float mean_norm2 = 0.f;
 #pragma unroll
@@ -104,10 +119,10 @@ __global__ void __launch_bounds__(kWarpsPerCta * 32) pool_means_kernel(PoolMeans
 #pragma unroll
     for (int t = 0; t < kChunk; ++t) {
       float e[kDpl];
-      if (c + t < end) load_dims<T, kDpl>(x + (c + t) * side.stride[1], e);
-      else
-#pragma unroll
-        for (int i = 0; i < kDpl; ++i) e[i] = 0.f;
+      RawDims<kDpl> raw{};
+      if (c == begin) raw = first[t];
+      else if (c + t < end) raw = load_raw<kDpl>(x + (c + t) * side.stride[1]);
+      unpack<T>(raw, e);
       float dot = 0.f, norm2 = 0.f;
 #pragma unroll
       for (int i = 0; i < kDpl; ++i) {

@@ -50,18 +50,35 @@ struct SharedRow {
 constexpr int kMaxRegisterValues = 64;
 
 // Mass and count of the values whose bits exceed x, over the warp. One fixed summation order, so F(0) is the sum.
+// Eight independent chains, and one compare feeding two predicated adds: written as C++ (`n += above`), nvcc made
+// the count one serial select chain through all N values and re-derived each value's min(., 1) in every pass.
 template <int N, typename Row>
 __device__ inline void mass_above(const Row& v, unsigned x, float& mass, int& count) {
-  float s[4] = {0.f, 0.f, 0.f, 0.f};
-  int n = 0;
+  constexpr int kChains = 8;
+  float s[kChains];
+  int n[kChains];
 #pragma unroll
-  for (int t = 0; t < N; ++t) {
-    const bool above = __float_as_uint(v[t]) > x;
-    s[t % 4] += above ? v[t] : 0.f;
-    n += above;
+  for (int c = 0; c < kChains; ++c) s[c] = 0.f, n[c] = 0;
+  static_assert(N % kChains == 0);
+  constexpr int kUnroll = N <= kMaxRegisterValues ? N / kChains : 1;  // shared rows: a loop keeps registers low
+#pragma unroll kUnroll
+  for (int t0 = 0; t0 < N; t0 += kChains)
+#pragma unroll
+  for (int c = 0; c < kChains; ++c) {  // chain c (a constant index: registers even where the t loop is not unrolled)
+    const float value = v[t0 + c];
+    asm("{\n\t.reg .pred above;\n\t"
+        "setp.gt.u32 above, %2, %3;\n\t"
+        "@above add.ftz.f32 %0, %0, %4;\n\t"
+        "@above add.s32 %1, %1, 1;\n\t}"
+        : "+f"(s[c]), "+r"(n[c])
+        : "r"(__float_as_uint(value)), "r"(x), "f"(value));
   }
-  mass = warp_sum((s[0] + s[1]) + (s[2] + s[3]));
-  count = __reduce_add_sync(kFull, n);
+#pragma unroll
+  for (int width = kChains / 2; width > 0; width /= 2)
+#pragma unroll
+    for (int c = 0; c < width; ++c) s[c] += s[c + width], n[c] += n[c + width];
+  mass = warp_sum(s[0]);
+  count = __reduce_add_sync(kFull, n[0]);
 }
 
 // Keeps, in `mask` (shared), the key pools of one query pool's Top-CDF cut.
@@ -76,7 +93,13 @@ __device__ void cut_one_pool(Row& v, const float* logits, int k_pools, float tau
   }
   m = warp_max(m);
 #pragma unroll
-  for (int t = 0; t < N; ++t) v[t] = fminf(exp2f(v[t] - m), 1.0f);  // logits are base 2; the largest is exactly 1
+  for (int t = 0; t < N; ++t) {
+    float p = fminf(exp2f(v[t] - m), 1.0f);  // logits are base 2; the largest is exactly 1
+    // One register per value: left to itself, nvcc kept exp2's result and its bits apart and re-derived the min in
+    // every pass (two registers and an extra FMNMX per value).
+    asm("" : "+f"(p));
+    v[t] = p;
+  }
 
   float sum = 0.f, f_hi = 0.f, f = 0.f;
   int c_lo = 0, c_hi = 0, c = 0;

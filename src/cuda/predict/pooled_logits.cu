@@ -46,7 +46,7 @@ __device__ inline void load_tile(std::uint8_t* smem, const std::uint16_t* hi, co
 }
 
 template <int D>
-__global__ void __launch_bounds__(kWarps * 32) pooled_logits_kernel(PooledLogitsParams p) {
+__global__ void __launch_bounds__(kWarps * 32, 2) pooled_logits_kernel(PooledLogitsParams p) {
   constexpr int kSteps = D / 16;
   extern __shared__ __align__(128) std::uint8_t smem[];
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, c = lane % 4;

@@ -83,7 +83,8 @@ __device__ inline void mass_above(const Row& v, unsigned x, float& mass, int& co
 
 // Keeps, in `mask` (shared), the key pools of one query pool's Top-CDF cut.
 template <int N, typename Row>
-__device__ void cut_one_pool(Row& v, const float* logits, int k_pools, float tau, std::uint32_t* mask, int lane) {
+__device__ void cut_one_pool(Row& v, const float* logits, int k_pools, float tau, std::uint32_t* mask, float* cand_value,
+                             int* cand_key, int lane) {
   float m = -INFINITY;
 #pragma unroll
   for (int t = 0; t < N; ++t) {
@@ -122,72 +123,69 @@ __device__ void cut_one_pool(Row& v, const float* logits, int k_pools, float tau
     // the mass before them is below target: the first ceil((target - F(hi)) / x) of them.
     const float x = __uint_as_float(hi);
     const int keep_ties = min(c_lo - c_hi, static_cast<int>(ceilf((target - f_hi) / x)));
-    const unsigned lanes_below = (1u << lane) - 1u;
+    const unsigned tie_lanes_below = (1u << lane) - 1u;
     int tied_before = 0;
 #pragma unroll
     for (int t = 0; t < N; ++t) {
       const unsigned b = __float_as_uint(v[t]);
       const unsigned tied = __ballot_sync(kFull, b == hi);
-      const bool keep_tied = b == hi && tied_before + __popc(tied & lanes_below) < keep_ties;
+      const bool keep_tied = b == hi && tied_before + __popc(tied & tie_lanes_below) < keep_ties;
       tied_before += __popc(tied);
       const std::uint32_t word = __ballot_sync(kFull, b > hi || keep_tied);
       if (word != 0u && lane == t % 32) atomicOr(mask + t, word);
     }
     return;
   }
-#pragma unroll
-  for (int t = 0; t < N; ++t) {
-    const std::uint32_t word = __ballot_sync(kFull, __float_as_uint(v[t]) > hi);
-    if (word != 0u && lane == t % 32) atomicOr(mask + t, word);
-  }
-  if (c_lo == c_hi) return;
-
-  // The <= 32 candidates in (lo, hi]: lane i takes the i-th (in key order), then each ranks itself against all.
-  int mine = 0;
-#pragma unroll
-  for (int t = 0; t < N; ++t) {
-    const unsigned b = __float_as_uint(v[t]);
-    mine += b > lo && b <= hi;
-  }
-  int first = mine;  // exclusive scan of the lanes' counts
-#pragma unroll
-  for (int offset = 1; offset < 32; offset <<= 1) {
-    const int up = __shfl_up_sync(kFull, first, offset);
-    if (lane >= offset) first += up;
-  }
-  first -= mine;
-  float cand = 0.f;
-  int cand_j = -1;
-  int slot = first;
+  // One pass: the pools above hi are kept, and the <= 32 candidates in (lo, hi] go to this warp's shared slots in
+  // key order. Word t of the row's bitmask is ballot t; lane t % 32 holds it until the end, so each lane ORs at
+  // most N / 32 words into the block's mask (per-t atomics behind lane tests were a fifth of the kernel's time, and
+  // handing candidates over with shuffles another fifth).
+  const unsigned lanes_below = (1u << lane) - 1u;
+  std::uint32_t own[(N + 31) / 32] = {};
+  int candidates = 0;
 #pragma unroll
   for (int t = 0; t < N; ++t) {
     const unsigned b = __float_as_uint(v[t]);
+    const std::uint32_t word = __ballot_sync(kFull, b > hi);
+    if (lane == t % 32) own[t / 32] = word;
     const bool is_cand = b > lo && b <= hi;
-    // Hand candidate `slot` to lane `slot`: every lane offers its next candidate, the owner picks it up.
     const unsigned offers = __ballot_sync(kFull, is_cand);
-    if (offers == 0u) continue;
-    for (unsigned rest = offers; rest != 0u; rest &= rest - 1u) {
-      const int src = __ffs(rest) - 1;
-      const int src_slot = __shfl_sync(kFull, slot, src);
-      const float value = __shfl_sync(kFull, v[t], src);
-      if (lane == src_slot) cand = value, cand_j = t * 32 + src;
+    if (offers != 0u) {  // warp-uniform
+      if (is_cand) {
+        const int slot = candidates + __popc(offers & lanes_below);
+        cand_value[slot] = v[t];
+        cand_key[slot] = t * 32 + lane;
+      }
+      candidates += __popc(offers);
     }
-    if (is_cand) ++slot;
   }
-  const int candidates = c_lo - c_hi;
-  float before = f_hi;
-  for (int i = 0; i < candidates; ++i) {
-    const float other = __shfl_sync(kFull, cand, i);
-    const int other_j = __shfl_sync(kFull, cand_j, i);
-    if (other > cand || (other == cand && other_j < cand_j)) before += other;
+#pragma unroll
+  for (int k = 0; k < (N + 31) / 32; ++k)
+    if (own[k] != 0u) atomicOr(mask + 32 * k + lane, own[k]);
+  if (candidates == 0) return;
+  __syncwarp();
+
+  // Lane i ranks candidate i against all (value, then lower key first) and keeps it while the mass before it is
+  // below the target.
+  if (lane < candidates) {
+    const float mine = cand_value[lane];
+    const int my_key = cand_key[lane];
+    float before = f_hi;
+    for (int i = 0; i < candidates; ++i) {
+      const float other = cand_value[i];
+      if (other > mine || (other == mine && cand_key[i] < my_key)) before += other;
+    }
+    if (before < target) atomicOr(mask + my_key / 32, 1u << (my_key % 32));
   }
-  if (lane < candidates && before < target) atomicOr(mask + cand_j / 32, 1u << (cand_j % 32));
+  __syncwarp();  // the slots are refilled by this warp's next query pool
 }
 
 template <int N>
-__global__ void __launch_bounds__(kWarps * 32) topcdf_cut_kernel(TopCdfCutParams p) {
+__global__ void __launch_bounds__(kWarps * 32, 5) topcdf_cut_kernel(TopCdfCutParams p) {
   extern __shared__ float shared_rows[];  // kWarps x N x 32 when N > kMaxRegisterValues
   __shared__ std::uint32_t mask[kMaxWords];
+  __shared__ float cand_value[kWarps][32];  // each warp's candidate pools at its cut (value, key pool)
+  __shared__ int cand_key[kWarps][32];
   __shared__ int keep_all;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int query_blocks = (p.seq_q + p.block_m - 1) / p.block_m, per_block = p.block_m / p.pool;
@@ -197,12 +195,23 @@ __global__ void __launch_bounds__(kWarps * 32) topcdf_cut_kernel(TopCdfCutParams
   const int first_pool = qb * per_block, pools = min(per_block, p.q_pools - first_pool);
 
   // Key pools that are not self-similar are always kept; one coalesced byte per lane and a ballot per mask word
-  // (a thread per word reading 32 bytes one by one cost tens of microseconds over the grid).
+  // (a thread per word reading 32 bytes one by one cost tens of microseconds over the grid), the loads of eight
+  // words in flight at once (one at a time, they were 9 % of the kernel's stall samples).
   const std::uint8_t* k_similar = p.k_similar + static_cast<std::int64_t>(bh) * p.k_pools;
-  for (int w = warp; w < p.pool_words; w += kWarps) {
-    const int j = w * 32 + lane;
-    const std::uint32_t word = __ballot_sync(kFull, j < p.k_pools && !k_similar[j]);
-    if (lane == 0) mask[w] = word;
+  constexpr int kWordsInFlight = 8;
+  for (int w0 = warp; w0 < p.pool_words; w0 += kWarps * kWordsInFlight) {
+    bool keep[kWordsInFlight];
+#pragma unroll
+    for (int u = 0; u < kWordsInFlight; ++u) {
+      const int j = (w0 + u * kWarps) * 32 + lane;
+      keep[u] = j < p.k_pools && !k_similar[j];
+    }
+#pragma unroll
+    for (int u = 0; u < kWordsInFlight; ++u) {
+      const int w = w0 + u * kWarps;
+      const std::uint32_t word = __ballot_sync(kFull, keep[u]);
+      if (lane == 0 && w < p.pool_words) mask[w] = word;
+    }
   }
   if (warp == 0) {  // a query block with a pool that is not self-similar keeps every key
     const bool not_similar = lane < pools && !p.q_similar[static_cast<std::int64_t>(bh) * p.q_pools + first_pool + lane];
@@ -216,10 +225,10 @@ __global__ void __launch_bounds__(kWarps * 32) topcdf_cut_kernel(TopCdfCutParams
       const float* logits = p.logits + (static_cast<std::int64_t>(local_bh) * p.q_pools + first_pool + i) * p.logit_stride;
       if constexpr (N <= kMaxRegisterValues) {
         RegisterRow<N> row_values;
-        cut_one_pool<N>(row_values, logits, p.k_pools, p.tau, mask, lane);
+        cut_one_pool<N>(row_values, logits, p.k_pools, p.tau, mask, cand_value[warp], cand_key[warp], lane);
       } else {
         SharedRow<N> row_values{shared_rows + warp * N * 32, lane};
-        cut_one_pool<N>(row_values, logits, p.k_pools, p.tau, mask, lane);
+        cut_one_pool<N>(row_values, logits, p.k_pools, p.tau, mask, cand_value[warp], cand_key[warp], lane);
         __syncwarp();
       }
     }

@@ -1,8 +1,10 @@
 // Cost of the GPU predictors against dense attention in the same run (issue 4): Wan 480p shape from the
 // video-like generator, bf16. The oracle twice: predict() (its own LSE pass, then the bits) and predict_from_lse()
-// (the LSE from the dense attention a refresh step runs anyway; the bits only). Medians of CUDA-event timings after warm-up; one JSON record per backend. Top-CDF is
-// recorded twice: `output: device` (the plan on the device, what a pipeline pays) and `output: host` (wall clock
-// of the host-Plan API), plus the attention kernel run on the Top-CDF plan.
+// (the LSE from the dense attention a refresh step runs anyway; the bits only). Medians of CUDA-event timings after
+// warm-up, L2 flushed before each; one JSON record per backend, its cost_vs_dense against dense launches
+// interleaved with its own (dense_ms). Top-CDF is recorded as `output: device` (the plan on the device, what a
+// pipeline pays: alone, queued behind GPU work, and replayed from a CUDA graph) and `output: host` (wall clock of
+// the host-Plan API), plus the attention kernel run on the Top-CDF plan.
 //   build/cuda/bench/fgattn_bench_predict [--preset wan480p] [--out FILE]
 #include <cuda_runtime.h>
 #include <fmt/chrono.h>
@@ -80,17 +82,48 @@ int main(int argc, char** argv) try {
       kDenseReps, 2, [&] { check(cudaMemsetAsync(o.ptr, 0xFF, host.q.bytes.size()), "poison"); },
       [&] { fgattn::attention(qv, kv, vv, dense, ov, nullptr); }).median;
 
+  // One timed launch of `launch` on the default stream: L2 flushed before, CUDA events around it.
+  cudaEvent_t start, stop;
+  check(cudaEventCreate(&start), "event");
+  check(cudaEventCreate(&stop), "event");
+  auto time_once = [&](auto&& launch) {
+    fgattn::bench::l2_flush()();
+    check(cudaEventRecord(start), "event");
+    launch();
+    check(cudaEventRecord(stop), "event");
+    check(cudaEventSynchronize(stop), "sync");
+    float ms = 0;
+    check(cudaEventElapsedTime(&ms, start, stop), "event");
+    return static_cast<double>(ms);
+  };
+  // Dense attention's time drifts by several percent over a run (clocks and temperature: 9.4-10.4 ms at wan480p
+  // in runs of one day), so every predictor is paired with dense launches interleaved with its own: one before each
+  // of its timed launches, and its cost_vs_dense is the ratio of the two medians.
+  std::vector<double> paired_dense;
+  auto dense_once = [&] {
+    check(cudaMemsetAsync(o.ptr, 0xFF, host.q.bytes.size()), "poison");
+    paired_dense.push_back(time_once([&] { fgattn::attention(qv, kv, vv, dense, ov, nullptr); }));
+  };
+  auto take_paired_dense = [&] {
+    const double m = median(paired_dense);
+    paired_dense.clear();
+    return m;
+  };
+
   nlohmann::json records = nlohmann::json::array();
-  auto record = [&](const std::string& backend, double ms, double density, const nlohmann::json& extra) {
+  auto record = [&](const std::string& backend, double ms, double dense_ms, double density, const nlohmann::json& extra) {
     nlohmann::json r = {{"device", prop.name}, {"date", date}, {"shape", shape_text}, {"preset", preset_name},
-                        {"backend", backend}, {"ms", ms}, {"cost_vs_dense", ms / dense_median}, {"density", density},
-                        {"cuda_runtime", runtime}, {"cuda_driver", driver}, {"dense_reps", kDenseReps},
-                        {"dense_timing", fgattn::bench::kTimingMethod}};
+                        {"backend", backend}, {"ms", ms}, {"cost_vs_dense", ms / dense_ms}, {"dense_ms", dense_ms},
+                        {"density", density}, {"cuda_runtime", runtime}, {"cuda_driver", driver},
+                        {"dense_timing", fgattn::bench::kTimingMethod},
+                        {"dense_pairing", "dense_ms: median of dense launches interleaved with this backend's timed "
+                                          "launches (one before each), same flush and poison"}};
     r.update(extra);
     records.push_back(r);
-    std::cerr << fmt::format("{:<18} {:>9.3f} ms  {:>6.3f}x dense  density {:.3f}\n", backend, ms, ms / dense_median, density);
+    std::cerr << fmt::format("{:<18} {:>9.3f} ms  {:>6.3f}x dense ({:.3f} ms)  density {:.3f}\n", backend, ms,
+                             ms / dense_ms, dense_ms, density);
   };
-  record("attention/dense", dense_median, 1.0, {{"block_m", M}});
+  record("attention/dense", dense_median, dense_median, 1.0, {{"block_m", M}, {"dense_reps", kDenseReps}});
 
   for (int block_n : {1, 16, M}) {
     std::vector<double> ms;
@@ -99,12 +132,13 @@ int main(int argc, char** argv) try {
       fgattn::OracleOptions options;
       options.block_m = M;
       options.block_n = block_n;
+      if (rep >= 1) dense_once();
       const fgattn::Prediction p = fgattn::oracle_plan_cuda(qv, kv, options);
       if (rep >= 1) ms.push_back(p.report.seconds * 1e3);
       density = p.report.density;
     }
     record(fmt::format("predict/oracle{}", block_n == 1 ? "" : block_n == M ? "-MxM" : fmt::format("-Mx{}", block_n)),
-           median(ms), density, {{"block_m", M}, {"block_n", block_n}, {"tau", 0.5 / static_cast<double>(shape[1])}, {"output", "host"},
+           median(ms), take_paired_dense(), density, {{"block_m", M}, {"block_n", block_n}, {"tau", 0.5 / static_cast<double>(shape[1])}, {"output", "host"},
             {"timing", "GPU time until the plan is complete on the device (report.seconds)"}});
   }
   // The oracle as a pipeline pays it (M x 1): a warm OraclePredictor, plan on the device.
@@ -113,9 +147,14 @@ int main(int argc, char** argv) try {
     options.block_m = M;
     fgattn::OraclePredictor oracle;
     // One warm-up predict() allocates the workspace; then the median of 5 CUDA-event timings.
-    const double oracle_ms = fgattn::bench::median_ms(5, 1, [&] { oracle.predict(qv, kv, options); });
+    oracle.predict(qv, kv, options);
+    std::vector<double> ms;
+    for (int rep = 0; rep < 5; ++rep) {
+      dense_once();
+      ms.push_back(time_once([&] { oracle.predict(qv, kv, options); }));
+    }
     const fgattn::DevicePlan& plan = oracle.finish();
-    record("predict/oracle", oracle_ms, static_cast<double>(plan.nnz) / (static_cast<double>(plan.rows) * static_cast<double>(plan.seq_kv)),
+    record("predict/oracle", median(ms), take_paired_dense(), static_cast<double>(plan.nnz) / (static_cast<double>(plan.rows) * static_cast<double>(plan.seq_kv)),
            {{"block_m", M}, {"block_n", 1}, {"tau", oracle.tau()}, {"output", "device"},
             {"timing", "CUDA events around OraclePredictor::predict (warm workspace)"}});
   }
@@ -125,14 +164,23 @@ int main(int argc, char** argv) try {
   {
     Device lse(static_cast<std::size_t>(shape[0] * shape[2] * shape[1]) * sizeof(float));
     auto* lse_ptr = static_cast<float*>(lse.ptr);
-    const double dense_lse_ms = fgattn::bench::median_ms(5, 1, [&] { fgattn::attention(qv, kv, vv, dense, ov, lse_ptr); });
-    record("attention/dense+lse", dense_lse_ms, 1.0, {{"block_m", M}, {"timing", "CUDA events, attention() with LSE"}});
+    std::vector<double> dense_lse_ms, oracle_ms;
+    for (int rep = 0; rep < 5; ++rep) {
+      dense_once();
+      dense_lse_ms.push_back(time_once([&] { fgattn::attention(qv, kv, vv, dense, ov, lse_ptr); }));
+    }
+    record("attention/dense+lse", median(dense_lse_ms), take_paired_dense(), 1.0,
+           {{"block_m", M}, {"timing", "CUDA events, attention() with LSE"}});
     fgattn::OracleOptions options;
     options.block_m = M;
     fgattn::OraclePredictor oracle;
-    const double oracle_ms = fgattn::bench::median_ms(5, 1, [&] { oracle.predict_from_lse(qv, kv, lse_ptr, options); });
+    oracle.predict_from_lse(qv, kv, lse_ptr, options);  // warm-up: allocates the workspace
+    for (int rep = 0; rep < 5; ++rep) {
+      dense_once();
+      oracle_ms.push_back(time_once([&] { oracle.predict_from_lse(qv, kv, lse_ptr, options); }));
+    }
     const fgattn::DevicePlan& plan = oracle.finish();
-    record("predict/oracle-from-lse", oracle_ms,
+    record("predict/oracle-from-lse", median(oracle_ms), take_paired_dense(),
            static_cast<double>(plan.nnz) / (static_cast<double>(plan.rows) * static_cast<double>(plan.seq_kv)),
            {{"block_m", M}, {"block_n", 1}, {"tau", oracle.tau()}, {"output", "device"},
             {"timing", "CUDA events around OraclePredictor::predict_from_lse (warm workspace), given the LSE of the "
@@ -148,10 +196,8 @@ int main(int argc, char** argv) try {
   predictor.predict(qv, kv, topcdf);  // warm-up: allocates the workspace
   check(cudaDeviceSynchronize(), "warm-up");
   std::vector<double> device_ms, queued_ms, attention_ms;
-  cudaEvent_t start, stop;
-  check(cudaEventCreate(&start), "event");
-  check(cudaEventCreate(&stop), "event");
   for (int rep = 0; rep < 11; ++rep) {  // L2 flushed before each timed region, as time_ms does
+    dense_once();
     fgattn::bench::l2_flush()();
     check(cudaEventRecord(start), "event");
     predictor.predict(qv, kv, topcdf);
@@ -209,29 +255,29 @@ int main(int argc, char** argv) try {
     graph_ms.clear();
     cudaGetLastError();
   }
-  cudaEventDestroy(start), cudaEventDestroy(stop);
+  const double topcdf_dense_ms = take_paired_dense();
   const fgattn::DevicePlan& device_plan = predictor.finish();
   const double topcdf_density = static_cast<double>(device_plan.nnz) / (static_cast<double>(device_plan.rows) * static_cast<double>(device_plan.seq_kv));
   nlohmann::json device_extra = topcdf_extra;
   device_extra.update({{"output", "device"}, {"timing", "CUDA events around TopCdfPredictor::predict (warm workspace)"},
                        {"workspace_bytes", predictor.workspace_bytes()}});
-  record("predict/topcdf", median(device_ms), topcdf_density, device_extra);
+  record("predict/topcdf", median(device_ms), topcdf_dense_ms, topcdf_density, device_extra);
   nlohmann::json queued_extra = topcdf_extra;
   queued_extra.update({{"output", "device"},
                        {"timing", "CUDA events around a warm TopCdfPredictor::predict queued behind another predict() "
                                   "(the host enqueues ahead, as in a pipeline; no L2 flush: the previous prediction's "
                                   "plan, not Q or K, fills the L2)"}});
-  record("predict/topcdf-queued", median(queued_ms), topcdf_density, queued_extra);
+  record("predict/topcdf-queued", median(queued_ms), topcdf_dense_ms, topcdf_density, queued_extra);
   if (!graph_ms.empty()) {
     nlohmann::json graph_extra = topcdf_extra;
     graph_extra.update({{"output", "device"},
                         {"timing", "CUDA events around one launch of a CUDA graph captured from a warm "
                                    "TopCdfPredictor::predict (L2 flushed before each)"}});
-    record("predict/topcdf-graph", median(graph_ms), topcdf_density, graph_extra);
+    record("predict/topcdf-graph", median(graph_ms), topcdf_dense_ms, topcdf_density, graph_extra);
   }
   nlohmann::json attention_extra = topcdf_extra;
   attention_extra.update({{"plan", "predict/topcdf"}, {"output", "device"}});
-  record("attention/topcdf-plan", median(attention_ms), topcdf_density, attention_extra);
+  record("attention/topcdf-plan", median(attention_ms), topcdf_dense_ms, topcdf_density, attention_extra);
 
   // The host-Plan API: wall time including the copy of the plan to the host and its validation.
   std::vector<double> host_ms;
@@ -243,8 +289,9 @@ int main(int argc, char** argv) try {
   }
   nlohmann::json host_extra = topcdf_extra;
   host_extra.update({{"output", "host"}, {"timing", "wall clock of topcdf_plan_cuda, download and validation included"}});
-  record("predict/topcdf", median(host_ms), topcdf_density, host_extra);
+  record("predict/topcdf", median(host_ms), topcdf_dense_ms, topcdf_density, host_extra);
 
+  cudaEventDestroy(start), cudaEventDestroy(stop);
   const std::string text = records.dump(2) + "\n";
   if (out_path.empty()) std::cout << text;
   else std::ofstream(out_path) << text;

@@ -139,7 +139,8 @@ __device__ void cut_one_pool(Row& v, const float* logits, int k_pools, float tau
   // One pass: the pools above hi are kept, and the <= 32 candidates in (lo, hi] go to this warp's shared slots in
   // key order. Word t of the row's bitmask is ballot t; lane t % 32 holds it until the end, so each lane ORs at
   // most N / 32 words into the block's mask (per-t atomics behind lane tests were a fifth of the kernel's time, and
-  // handing candidates over with shuffles another fifth).
+  // handing candidates over with shuffles another fifth). At the 96-register cap nvcc re-derives the slots'
+  // address at every store (~30 instructions per t); the variants that kept it in a register spilled.
   const unsigned lanes_below = (1u << lane) - 1u;
   std::uint32_t own[(N + 31) / 32] = {};
   int candidates = 0;
@@ -148,16 +149,14 @@ __device__ void cut_one_pool(Row& v, const float* logits, int k_pools, float tau
     const unsigned b = __float_as_uint(v[t]);
     const std::uint32_t word = __ballot_sync(kFull, b > hi);
     if (lane == t % 32) own[t / 32] = word;
-    const bool is_cand = b > lo && b <= hi;
+    const bool is_cand = b - lo - 1u < hi - lo;  // b in (lo, hi]
     const unsigned offers = __ballot_sync(kFull, is_cand);
-    if (offers != 0u) {  // warp-uniform
-      if (is_cand) {
-        const int slot = candidates + __popc(offers & lanes_below);
-        cand_value[slot] = v[t];
-        cand_key[slot] = t * 32 + lane;
-      }
-      candidates += __popc(offers);
+    if (is_cand) {
+      const int slot = candidates + __popc(offers & lanes_below);
+      cand_value[slot] = v[t];
+      cand_key[slot] = t * 32 + lane;
     }
+    candidates += __popc(offers);
   }
 #pragma unroll
   for (int k = 0; k < (N + 31) / 32; ++k)
@@ -173,7 +172,8 @@ __device__ void cut_one_pool(Row& v, const float* logits, int k_pools, float tau
     float before = f_hi;
     for (int i = 0; i < candidates; ++i) {
       const float other = cand_value[i];
-      if (other > mine || (other == mine && cand_key[i] < my_key)) before += other;
+      const bool ahead = other > mine || (other == mine && cand_key[i] < my_key);
+      before += ahead ? other : 0.f;
     }
     if (before < target) atomicOr(mask + my_key / 32, 1u << (my_key % 32));
   }

@@ -142,6 +142,29 @@ TEST(TopCdfCuda, MatchesTheCpuTopCdfWithManyKeyPools) {
     }
 }
 
+// Pools longer than the 16 tokens pool_means stages in shared memory (the rest is read token by token), with odd
+// lengths so the last pool is short, in both layouts and dtypes.
+TEST(TopCdfCuda, MatchesTheCpuTopCdfWithLongPools) {
+  std::mt19937_64 rng(std::random_device{}());
+  for (int pool : {32, 64})
+    for (DType dtype : {DType::bf16, DType::f16}) {
+      const std::int64_t Sq = 300 + static_cast<std::int64_t>(rng() % 300), Skv = 500 + static_cast<std::int64_t>(rng() % 900);
+      SCOPED_TRACE(::testing::Message() << "pool=" << pool << " " << dtype_name(dtype) << " Sq=" << Sq << " Skv=" << Skv);
+      const auto q = testutil::random_tensor(rng, dtype, Layout::BHSD, 1, Sq, 2, 128, 3.0f);
+      const auto k = testutil::random_tensor(rng, dtype, Layout::BSHD, 1, Skv, 2, 128, 3.0f);
+      const DeviceBuffer dq(q), dk(k);
+      TopCdfOptions options;
+      options.block_m = 128;
+      options.pool = pool;
+      options.tau = 0.9;
+      options.sim_threshold = 0.05;
+      const Prediction gpu = topcdf_plan_cuda(dq.view(q), dk.view(k), options);
+      const Prediction cpu = topcdf_plan(q.view(), k.view(), options);
+      expect_topcdf_close(gpu.plan, cpu.plan, options);
+      EXPECT_LT(cpu.plan.density(), 1.0) << "the cut was not exercised";
+    }
+}
+
 // Identical keys make every key pool equally probable: more than 32 ties at the cut, which the CPU breaks by
 // index (the first ceil(tau x pools) pools). The GPU must give exactly the same plan.
 TEST(TopCdfCuda, BreaksTiesByIndexAsTheCpu) {

@@ -1,12 +1,13 @@
 // Pass 1 of the GPU Top-CDF: one warp per pool of `pool` consecutive tokens of one (b, h), Q's and K's pools in
-// one launch. Each lane owns D/32 dims of a token row (one 8- or 4-byte load: a warp reads the row's 256 or 128
-// bytes coalesced), 16 tokens in flight; the first 16 stay in registers for the cosine pass. The per-token cosine sums (dot and norm of 16 tokens = 32 values) are
-// reduced with one reduce-scatter butterfly (31 shuffles instead of 32 x 5).
+// one launch. The pool's first 16 tokens are staged in shared memory by cp.async (16 bytes per lane per copy) and
+// both passes read them there; each lane owns D/32 dims of a token row. The per-token cosine sums (dot and norm of
+// 16 tokens = 32 values) are reduced with one reduce-scatter butterfly (31 shuffles instead of 32 x 5).
 // Cost at Wan 480p (12 heads x 32,760 tokens, D = 128): 2 x 100.6 MB read once from HBM (~45 us at 4.5 TB/s; pools
 // of more than 16 tokens re-read the rest from L1/L2 in the cosine pass), 25 MB of bf16 hi/lo means written.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
+#include "cuda/common/ptx.cuh"
 #include "cuda/predict/topcdf_params.h"
 
 namespace fgattn::cuda {
@@ -67,7 +68,7 @@ __device__ inline void unpack(const RawDims<Dpl>& r, float (&out)[Dpl]) {
 }
 
 template <typename T, int D>
-__global__ void __launch_bounds__(kWarpsPerCta * 32, 5) pool_means_kernel(PoolMeansParams p) {
+__global__ void __launch_bounds__(kWarpsPerCta * 32, 8) pool_means_kernel(PoolMeansParams p) {
   constexpr int kDpl = D / 32;
   const int lane = threadIdx.x % 32;
   const std::int64_t bh_count = static_cast<std::int64_t>(p.batch) * p.heads;
@@ -84,16 +85,32 @@ __global__ void __launch_bounds__(kWarpsPerCta * 32, 5) pool_means_kernel(PoolMe
   const int begin = pool_index * p.pool, end = min(side.seq, begin + p.pool);
   const float n = static_cast<float>(end - begin);
 
-  // The pool's first kChunk tokens stay in registers (packed) for the cosine pass: with the default pool of 16
-  // that is the whole pool, read from memory once. Larger pools add their other tokens a few at a time.
-  RawDims<kDpl> first[kChunk];
+  // The pool's first kChunk tokens are staged in shared memory by cp.async (zero-filled past the end: +0 in bf16 and
+  // f16) and read from there by both passes: with the default pool of 16 that is the whole pool, read from memory
+  // once, with no registers held for it (more warps, more bytes in flight). Larger pools add their other tokens a
+  // few at a time.
+  __shared__ __align__(16) T staged_rows[kWarpsPerCta][kChunk * D];
+  const T* staged = staged_rows[threadIdx.x / 32];
+  {
+    const T* rows = static_cast<const T*>(side.x) + (bh / p.heads) * side.stride[0] + (bh % p.heads) * side.stride[2];
+    constexpr int kChunksPerRow = D * static_cast<int>(sizeof(T)) / 16;
 #pragma unroll
-  for (int t = 0; t < kChunk; ++t) first[t] = begin + t < end ? load_raw<kDpl>(x + (begin + t) * side.stride[1]) : RawDims<kDpl>{};
+    for (int i = lane; i < kChunk * kChunksPerRow; i += 32) {
+      const int r = i / kChunksPerRow, c = i % kChunksPerRow;
+      const bool valid = begin + r < end;
+      ptx::cp_async_16(ptx::smem_addr(staged + r * D + c * 8), rows + (valid ? (begin + r) * side.stride[1] : 0) + c * 8,
+                       valid);
+    }
+    ptx::cp_async_commit();
+    ptx::cp_async_wait<0>();
+    __syncwarp();
+  }
+  auto staged_dims = [&](int t) { return *reinterpret_cast<const RawDims<kDpl>*>(staged + t * D + lane * kDpl); };
   float mean[kDpl] = {};
 #pragma unroll
   for (int t = 0; t < kChunk; ++t) {
     float v[kDpl];
-    unpack<T>(first[t], v);  // zero bits past the end: +0 in bf16 and f16
+    unpack<T>(staged_dims(t), v);
 #pragma unroll
     for (int i = 0; i < kDpl; ++i) mean[i] += v[i];
   }
@@ -120,7 +137,7 @@ __global__ void __launch_bounds__(kWarpsPerCta * 32, 5) pool_means_kernel(PoolMe
     for (int t = 0; t < kChunk; ++t) {
       float e[kDpl];
       RawDims<kDpl> raw{};
-      if (c == begin) raw = first[t];
+      if (c == begin) raw = staged_dims(t);
       else if (c + t < end) raw = load_raw<kDpl>(x + (c + t) * side.stride[1]);
       unpack<T>(raw, e);
       float dot = 0.f, norm2 = 0.f;

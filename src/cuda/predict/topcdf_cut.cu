@@ -81,6 +81,9 @@ __device__ inline void mass_above(const Row& v, unsigned x, float& mass, int& co
   count = __reduce_add_sync(kFull, n[0]);
 }
 
+// A key pool's probability up to the row's normaliser: logits are base 2, and the largest is exactly 1.
+__device__ __forceinline__ float probability(float logit, float row_max) { return fminf(exp2f(logit - row_max), 1.0f); }
+
 // Keeps, in `mask` (shared), the key pools of one query pool's Top-CDF cut.
 template <int N, typename Row>
 __device__ void cut_one_pool(Row& v, const float* logits, int k_pools, float tau, std::uint32_t* mask, float* cand_value,
@@ -95,7 +98,7 @@ __device__ void cut_one_pool(Row& v, const float* logits, int k_pools, float tau
   m = warp_max(m);
 #pragma unroll
   for (int t = 0; t < N; ++t) {
-    float p = fminf(exp2f(v[t] - m), 1.0f);  // logits are base 2; the largest is exactly 1
+    float p = probability(v[t], m);
     // One register per value: left to itself, nvcc kept exp2's result and its bits apart and re-derived the min in
     // every pass (two registers and an extra FMNMX per value).
     asm("" : "+f"(p));
@@ -136,32 +139,45 @@ __device__ void cut_one_pool(Row& v, const float* logits, int k_pools, float tau
     }
     return;
   }
-  // One pass: the pools above hi are kept, and the <= 32 candidates in (lo, hi] go to this warp's shared slots in
-  // key order. Word t of the row's bitmask is ballot t; lane t % 32 holds it until the end, so each lane ORs at
-  // most N / 32 words into the block's mask (per-t atomics behind lane tests were a fifth of the kernel's time, and
-  // handing candidates over with shuffles another fifth). At the 96-register cap nvcc re-derives the slots'
-  // address at every store (~30 instructions per t); the variants that kept it in a register spilled.
-  const unsigned lanes_below = (1u << lane) - 1u;
-  std::uint32_t own[(N + 31) / 32] = {};
-  int candidates = 0;
+  // One pass over the values: the pools above hi are kept, and each lane marks its candidates in (lo, hi]. Word t
+  // of the row's bitmask is ballot t; lane t % 32 holds it until the end, so each lane ORs at most N / 32 words
+  // into the block's mask. (Per-t atomics behind lane tests, a shuffle hand-off of the candidates, and per-t stores
+  // to shared slots -- whose address nvcc re-derived at every store at the register cap -- each cost a fifth to a
+  // third of the kernel.)
+  constexpr int kWords = (N + 31) / 32;
+  std::uint32_t own[kWords] = {}, marked[kWords] = {};
 #pragma unroll
   for (int t = 0; t < N; ++t) {
     const unsigned b = __float_as_uint(v[t]);
     const std::uint32_t word = __ballot_sync(kFull, b > hi);
     if (lane == t % 32) own[t / 32] = word;
-    const bool is_cand = b - lo - 1u < hi - lo;  // b in (lo, hi]
-    const unsigned offers = __ballot_sync(kFull, is_cand);
-    if (is_cand) {
-      const int slot = candidates + __popc(offers & lanes_below);
-      cand_value[slot] = v[t];
-      cand_key[slot] = t * 32 + lane;
-    }
-    candidates += __popc(offers);
+    if (b - lo - 1u < hi - lo) marked[t / 32] |= 1u << (t % 32);  // b in (lo, hi]
   }
+  int mine = 0;
 #pragma unroll
-  for (int k = 0; k < (N + 31) / 32; ++k)
+  for (int k = 0; k < kWords; ++k) {
     if (own[k] != 0u) atomicOr(mask + 32 * k + lane, own[k]);
+    mine += __popc(marked[k]);
+  }
+  const int candidates = c_lo - c_hi;  // = the lanes' marks summed
   if (candidates == 0) return;
+
+  // The <= 32 candidates to this warp's shared slots, lane by lane. Each value is derived again from its logit
+  // (the same instructions, so the same bits): the registers of the row are free by now.
+  int slot = mine;  // exclusive scan of the lanes' counts
+#pragma unroll
+  for (int offset = 1; offset < 32; offset <<= 1) {
+    const int up = __shfl_up_sync(kFull, slot, offset);
+    if (lane >= offset) slot += up;
+  }
+  slot -= mine;
+#pragma unroll
+  for (int k = 0; k < kWords; ++k)
+    for (std::uint32_t bits = marked[k]; bits != 0u; bits &= bits - 1u, ++slot) {
+      const int key = (32 * k + __ffs(bits) - 1) * 32 + lane;
+      cand_value[slot] = probability(logits[key], m);
+      cand_key[slot] = key;
+    }
   __syncwarp();
 
   // Lane i ranks candidate i against all (value, then lower key first) and keeps it while the mass before it is

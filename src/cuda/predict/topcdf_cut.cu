@@ -197,7 +197,7 @@ __device__ void cut_one_pool(Row& v, const float* logits, int k_pools, float tau
 }
 
 template <int N>
-__global__ void __launch_bounds__(kWarps * 32, 6) topcdf_cut_kernel(TopCdfCutParams p) {
+__global__ void __launch_bounds__(kWarps * 32, 5) topcdf_cut_kernel(TopCdfCutParams p) {
   extern __shared__ float shared_rows[];  // kWarps x N x 32 when N > kMaxRegisterValues
   __shared__ std::uint32_t mask[kMaxWords];
   __shared__ float cand_value[kWarps][32];  // each warp's candidate pools at its cut (value, key pool)

@@ -22,22 +22,17 @@ struct RowBits {
   }
 };
 
-// Whether a plan row's query block holds text tokens (then it keeps every key): once per row, not per word.
-__device__ inline bool text_query_block(const BitsToPlanParams& p, std::int64_t row) {
-  return p.text_tokens > 0 && (row % p.query_blocks) * p.block_m < p.text_tokens;
-}
-
 // Word w of a row with the text-token rule: every key of a text query block, and the text keys in any row.
-__device__ inline std::uint64_t text_word(const BitsToPlanParams& p, bool text_block, int w) {
+__device__ inline std::uint64_t text_word(const BitsToPlanParams& p, std::int64_t row, int w) {
   if (p.text_tokens == 0) return 0;
-  if (text_block) return ~0ull;
+  if ((row % p.query_blocks) * p.block_m < p.text_tokens) return ~0ull;
   const int text_keys = p.text_tokens - w * 64;  // text keys in this word
   return text_keys <= 0 ? 0ull : text_keys >= 64 ? ~0ull : (1ull << text_keys) - 1;
 }
 
 // Word w of a row after grouping: a group of block_n keys is all-kept if any of its keys is kept; then the text
 // keys (not grouped: with_text_tokens adds them one by one).
-__device__ inline std::uint64_t grouped_word(const BitsToPlanParams& p, const RowBits& row, bool text_block, int w,
+__device__ inline std::uint64_t grouped_word(const BitsToPlanParams& p, const RowBits& row, std::int64_t r, int w,
                                              int words) {
   const int block_n = p.block_n, seq_kv = p.seq_kv;
   std::uint64_t word = row[w];
@@ -53,7 +48,7 @@ __device__ inline std::uint64_t grouped_word(const BitsToPlanParams& p, const Ro
     for (int i = first; i < min(words, first + per_group); ++i) any |= row[i];
     word = any ? ~0ull : 0ull;
   }
-  word |= text_word(p, text_block, w);
+  word |= text_word(p, r, w);
   const int tail = seq_kv - w * 64;  // keys past seq_kv never exist
   if (tail < 64) word &= (1ull << tail) - 1;
   return word;
@@ -67,10 +62,9 @@ __global__ void plan_counts_kernel(BitsToPlanParams p) {
   if (row >= p.rows) return;
   std::uint64_t* first = p.bits + row * p.partials * words;
   const RowBits bits{first, words, p.partials};
-  const bool text_block = text_query_block(p, row);
   long long count = 0;
   for (int w = lane; w < words; w += 32) {
-    count += __popcll(grouped_word(p, bits, text_block, w, words));
+    count += __popcll(grouped_word(p, bits, row, w, words));
     if (p.partials > 1) first[w] = bits[w];
   }
   for (int offset = 16; offset > 0; offset >>= 1) count += __shfl_xor_sync(0xffffffffu, count, offset);
@@ -90,9 +84,8 @@ __global__ void plan_fill_kernel(BitsToPlanParams p) {
   // row's indices in order and coalesced.
   std::int32_t* out = p.indices + p.offsets[row];
   const unsigned lanes_below = (1u << lane) - 1u;
-  const bool text_block = text_query_block(p, row);
   for (int w = 0; w < words; ++w) {
-    const std::uint64_t word = grouped_word(p, bits, text_block, w, words);
+    const std::uint64_t word = grouped_word(p, bits, row, w, words);
     if (word == 0) continue;
     const bool low = (word >> lane) & 1u, high = (word >> (32 + lane)) & 1u;
     const unsigned low_mask = __ballot_sync(0xffffffffu, low), high_mask = __ballot_sync(0xffffffffu, high);

@@ -114,10 +114,12 @@ int main(int argc, char** argv) try {
   auto record = [&](const std::string& backend, double ms, double dense_ms, double density, const nlohmann::json& extra) {
     nlohmann::json r = {{"device", prop.name}, {"date", date}, {"shape", shape_text}, {"preset", preset_name},
                         {"backend", backend}, {"ms", ms}, {"cost_vs_dense", ms / dense_ms}, {"dense_ms", dense_ms},
+                        {"cost_vs_dense_block", ms / dense_median}, {"dense_block_ms", dense_median},
                         {"density", density}, {"cuda_runtime", runtime}, {"cuda_driver", driver},
                         {"dense_timing", fgattn::bench::kTimingMethod},
                         {"dense_pairing", "dense_ms: median of dense launches interleaved with this backend's timed "
-                                          "launches (one before each), same flush and poison"}};
+                                          "launches (one before each), same flush and poison; dense_block_ms: the "
+                                          "run's first dense measurement (back-to-back launches)"}};
     r.update(extra);
     records.push_back(r);
     std::cerr << fmt::format("{:<18} {:>9.3f} ms  {:>6.3f}x dense ({:.3f} ms)  density {:.3f}\n", backend, ms,

@@ -37,7 +37,7 @@ class FgattnSparseAttention:
     at `refresh_steps` and reused in between. predictor "oracle": keep key j for a block of block_m queries iff some
     query gives it probability above tau = tau_factor / sequence length (on the GPU about 1.2x one dense attention per
     layer and build); "topcdf": pooled blocks of 16 tokens kept until their cumulative probability reaches topcdf_tau
-    (about 0.07x)."""
+    (about 0.04x)."""
 
     @classmethod
     def INPUT_TYPES(cls):

@@ -5,11 +5,12 @@
 // before them is below tau * sum, i.e. pool j is kept iff F(p_j) < target, with F(x) = mass of the pools ranked
 // before x. Bisection on the probability's bits (p >= 0, so bits order like values) keeps lo < x* <= hi with
 // F(lo) >= target > F(hi): pools above hi are kept, pools at or below lo dropped. It stops once at most 32 pools
-// lie in (lo, hi]; those are resolved exactly — one per lane, ranked by value then index over shuffles. If more
-// than 32 pools share one probability (hi = lo + 1), the lowest-index ones are kept as the CPU would.
+// lie in (lo, hi]; those are resolved exactly — one per lane, from the warp's shared slots, ranked by value then
+// index. If more than 32 pools share one probability (hi = lo + 1), the lowest-index ones are kept as the CPU would.
 // Cost per query pool at Wan 480p (2048 key pools, 64 per lane): ~10 passes over 64 registers (max, exp, sum,
-// ~6-8 bisection steps with the first pivot at (1 - tau) * sum / pools, the keep ballots) ~ 3k warp instructions;
-// 24,576 query pools -> ~75 us of issue on 132 SMs; the 192 MB of logits are read once (~45 us, overlapped).
+// 7.2 bisection steps on the video-like logits with the first pivot at (1 - tau) * sum / pools, the keep / mark
+// pass); measured 122 us for the 24,576 query pools on an H200 (96 registers, 5 CTAs per SM, 0.75 issued per
+// scheduler cycle; bench/results/predict/topcdf-steps/).
 #include <cmath>
 
 #include "cuda/predict/topcdf_params.h"
@@ -183,12 +184,12 @@ __device__ void cut_one_pool(Row& v, const float* logits, int k_pools, float tau
   // Lane i ranks candidate i against all (value, then lower key first) and keeps it while the mass before it is
   // below the target.
   if (lane < candidates) {
-    const float mine = cand_value[lane];
+    const float my_value = cand_value[lane];
     const int my_key = cand_key[lane];
     float before = f_hi;
     for (int i = 0; i < candidates; ++i) {
       const float other = cand_value[i];
-      const bool ahead = other > mine || (other == mine && cand_key[i] < my_key);
+      const bool ahead = other > my_value || (other == my_value && cand_key[i] < my_key);
       before += ahead ? other : 0.f;
     }
     if (before < target) atomicOr(mask + my_key / 32, 1u << (my_key % 32));

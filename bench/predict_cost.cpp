@@ -86,19 +86,22 @@ int main(int argc, char** argv) try {
   cudaEvent_t start, stop;
   check(cudaEventCreate(&start), "event");
   check(cudaEventCreate(&stop), "event");
-  auto time_once = [&](auto&& launch) {
-    fgattn::bench::l2_flush()();
-    check(cudaEventRecord(start), "event");
-    launch();
-    check(cudaEventRecord(stop), "event");
+  auto elapsed_ms = [&] {  // waits for `stop`, then the time from `start` to it
     check(cudaEventSynchronize(stop), "sync");
     float ms = 0;
     check(cudaEventElapsedTime(&ms, start, stop), "event");
     return static_cast<double>(ms);
   };
-  // Dense attention's time drifts by several percent over a run (clocks and temperature: 9.4-10.4 ms at wan480p
-  // in runs of one day), so every predictor is paired with dense launches interleaved with its own: one before each
-  // of its timed launches, and its cost_vs_dense is the ratio of the two medians.
+  auto time_once = [&](auto&& launch) {
+    fgattn::bench::l2_flush()();
+    check(cudaEventRecord(start), "event");
+    launch();
+    check(cudaEventRecord(stop), "event");
+    return elapsed_ms();
+  };
+  // Dense attention's time depends on what ran before it (clocks under the power limit: 9.2-10.7 ms at wan480p
+  // within one run), so every predictor is paired with dense launches interleaved with its own: one before each of
+  // its timed launches, and its cost_vs_dense is the ratio of the two medians.
   std::vector<double> paired_dense;
   auto dense_once = [&] {
     check(cudaMemsetAsync(o.ptr, 0xFF, host.q.bytes.size()), "poison");
@@ -200,14 +203,7 @@ int main(int argc, char** argv) try {
   std::vector<double> device_ms, queued_ms, attention_ms;
   for (int rep = 0; rep < 11; ++rep) {  // L2 flushed before each timed region, as time_ms does
     dense_once();
-    fgattn::bench::l2_flush()();
-    check(cudaEventRecord(start), "event");
-    predictor.predict(qv, kv, topcdf);
-    check(cudaEventRecord(stop), "event");
-    check(cudaEventSynchronize(stop), "sync");
-    float ms = 0;
-    check(cudaEventElapsedTime(&ms, start, stop), "event");
-    device_ms.push_back(ms);
+    device_ms.push_back(time_once([&] { predictor.predict(qv, kv, topcdf); }));
     // The same prediction queued behind GPU work (here: one more prediction), as in a pipeline whose host enqueues
     // ahead of the GPU: the events then time the GPU's work alone, without the host's enqueue of ~8 launches.
     fgattn::bench::l2_flush()();
@@ -215,16 +211,8 @@ int main(int argc, char** argv) try {
     check(cudaEventRecord(start), "event");
     predictor.predict(qv, kv, topcdf);
     check(cudaEventRecord(stop), "event");
-    check(cudaEventSynchronize(stop), "sync");
-    check(cudaEventElapsedTime(&ms, start, stop), "event");
-    queued_ms.push_back(ms);
-    fgattn::bench::l2_flush()();
-    check(cudaEventRecord(start), "event");
-    fgattn::attention(qv, kv, vv, predictor.plan(), ov, nullptr);
-    check(cudaEventRecord(stop), "event");
-    check(cudaEventSynchronize(stop), "sync");
-    check(cudaEventElapsedTime(&ms, start, stop), "event");
-    attention_ms.push_back(ms);
+    queued_ms.push_back(elapsed_ms());
+    attention_ms.push_back(time_once([&] { fgattn::attention(qv, kv, vv, predictor.plan(), ov, nullptr); }));
   }
   // The same prediction replayed from a CUDA graph (as pipelines under CUDA graphs run it): the launches go
   // back to back without per-launch host work. A capture failure is reported and leaves the record out.
@@ -246,10 +234,7 @@ int main(int argc, char** argv) try {
       check(cudaEventRecord(start, stream), "event");
       check(cudaGraphLaunch(exec, stream), "graph");
       check(cudaEventRecord(stop, stream), "event");
-      check(cudaEventSynchronize(stop), "sync");
-      float ms = 0;
-      check(cudaEventElapsedTime(&ms, start, stop), "event");
-      graph_ms.push_back(ms);
+      graph_ms.push_back(elapsed_ms());
     }
     cudaGraphExecDestroy(exec), cudaGraphDestroy(graph), cudaStreamDestroy(stream);
   } catch (const std::exception& e) {

@@ -80,8 +80,8 @@ __global__ void __launch_bounds__(kWarpsPerCta * 32, 8) pool_means_kernel(PoolMe
   const int pools = is_q ? q_pools : k_pools;
   if (item >= bh_count * pools) return;
   const int pool_index = static_cast<int>(item % pools), bh = static_cast<int>(item / pools);
-  const T* x = static_cast<const T*>(side.x) + (bh / p.heads) * side.stride[0] + (bh % p.heads) * side.stride[2] +
-               lane * kDpl;
+  const T* rows = static_cast<const T*>(side.x) + (bh / p.heads) * side.stride[0] + (bh % p.heads) * side.stride[2];
+  const T* x = rows + lane * kDpl;  // this lane's dims of token 0
   const int begin = pool_index * p.pool, end = min(side.seq, begin + p.pool);
   const float n = static_cast<float>(end - begin);
 
@@ -92,7 +92,6 @@ __global__ void __launch_bounds__(kWarpsPerCta * 32, 8) pool_means_kernel(PoolMe
   __shared__ __align__(16) T staged_rows[kWarpsPerCta][kChunk * D];
   const T* staged = staged_rows[threadIdx.x / 32];
   {
-    const T* rows = static_cast<const T*>(side.x) + (bh / p.heads) * side.stride[0] + (bh % p.heads) * side.stride[2];
     constexpr int kChunksPerRow = D * static_cast<int>(sizeof(T)) / 16;
 #pragma unroll
     for (int i = lane; i < kChunk * kChunksPerRow; i += 32) {

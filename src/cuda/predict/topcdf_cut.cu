@@ -82,6 +82,22 @@ __device__ inline void mass_above(const Row& v, unsigned x, float& mass, int& co
   count = __reduce_add_sync(kFull, n[0]);
 }
 
+// Word t of a row's keep bitmask is one ballot (key pool 32 t + lane in v[t]). Lane t % 32 holds word t until the
+// row is done, so each lane ORs at most N / 32 words into the block's shared mask: per-t atomics behind lane tests
+// were a fifth of the kernel's time.
+template <int N>
+struct HeldWords {
+  std::uint32_t word[(N + 31) / 32] = {};
+  __device__ void hold(int t, std::uint32_t ballot, int lane) {
+    if (lane == t % 32) word[t / 32] = ballot;
+  }
+  __device__ void or_into(std::uint32_t* mask, int lane) const {
+#pragma unroll
+    for (int k = 0; k < (N + 31) / 32; ++k)
+      if (word[k] != 0u) atomicOr(mask + 32 * k + lane, word[k]);
+  }
+};
+
 // A key pool's probability up to the row's normaliser: logits are base 2, and the largest is exactly 1.
 __device__ __forceinline__ float probability(float logit, float row_max) { return fminf(exp2f(logit - row_max), 1.0f); }
 
@@ -129,37 +145,34 @@ __device__ void cut_one_pool(Row& v, const float* logits, int k_pools, float tau
     const int keep_ties = min(c_lo - c_hi, static_cast<int>(ceilf((target - f_hi) / x)));
     const unsigned tie_lanes_below = (1u << lane) - 1u;
     int tied_before = 0;
+    HeldWords<N> keep;
 #pragma unroll
     for (int t = 0; t < N; ++t) {
       const unsigned b = __float_as_uint(v[t]);
       const unsigned tied = __ballot_sync(kFull, b == hi);
       const bool keep_tied = b == hi && tied_before + __popc(tied & tie_lanes_below) < keep_ties;
       tied_before += __popc(tied);
-      const std::uint32_t word = __ballot_sync(kFull, b > hi || keep_tied);
-      if (word != 0u && lane == t % 32) atomicOr(mask + t, word);
+      keep.hold(t, __ballot_sync(kFull, b > hi || keep_tied), lane);
     }
+    keep.or_into(mask, lane);
     return;
   }
-  // One pass over the values: the pools above hi are kept, and each lane marks its candidates in (lo, hi]. Word t
-  // of the row's bitmask is ballot t; lane t % 32 holds it until the end, so each lane ORs at most N / 32 words
-  // into the block's mask. (Per-t atomics behind lane tests, a shuffle hand-off of the candidates, and per-t stores
-  // to shared slots -- whose address nvcc re-derived at every store at the register cap -- each cost a fifth to a
-  // third of the kernel.)
+  // One pass over the values: the pools above hi are kept, and each lane marks its candidates in (lo, hi]. (A
+  // shuffle hand-off of the candidates, and per-t stores to shared slots -- whose address nvcc re-derived at every
+  // store at the register cap -- each cost a fifth to a third of the kernel.)
   constexpr int kWords = (N + 31) / 32;
-  std::uint32_t own[kWords] = {}, marked[kWords] = {};
+  HeldWords<N> keep;
+  std::uint32_t marked[kWords] = {};
 #pragma unroll
   for (int t = 0; t < N; ++t) {
     const unsigned b = __float_as_uint(v[t]);
-    const std::uint32_t word = __ballot_sync(kFull, b > hi);
-    if (lane == t % 32) own[t / 32] = word;
+    keep.hold(t, __ballot_sync(kFull, b > hi), lane);
     if (b - lo - 1u < hi - lo) marked[t / 32] |= 1u << (t % 32);  // b in (lo, hi]
   }
+  keep.or_into(mask, lane);
   int mine = 0;
 #pragma unroll
-  for (int k = 0; k < kWords; ++k) {
-    if (own[k] != 0u) atomicOr(mask + 32 * k + lane, own[k]);
-    mine += __popc(marked[k]);
-  }
+  for (int k = 0; k < kWords; ++k) mine += __popc(marked[k]);
   const int candidates = c_lo - c_hi;  // = the lanes' marks summed
   if (candidates == 0) return;
 

@@ -58,7 +58,11 @@ def table(root: Path) -> str:
     rows = ["| step | commit | Top-CDF: ms / x dense (dense ms) | oracle (device): ms / x dense (dense ms) | "
             + " | ".join(k.removesuffix("_kernel") + " us" for k in KERNELS) + " |",
             "|---|---|---|---|" + "---|" * len(KERNELS)]
-    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+    def step_number(folder: Path) -> tuple:  # "10-..." after "9-...": by the leading number, then the name
+        head = folder.name.split("-", 1)[0]
+        return (int(head) if head.isdigit() else float("inf"), folder.name)
+
+    for folder in sorted((p for p in root.iterdir() if p.is_dir()), key=step_number):
         costs = folder / "predict_cost.json"
         records = json.loads(costs.read_text()) if costs.exists() else []
         dense = record(records, "attention/dense", None)

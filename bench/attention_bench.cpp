@@ -20,6 +20,7 @@
 
 #include "bench_common.h"
 #include "generator_plans.h"
+#include "core/row_order.h"
 #include "cuda/attention/params.h"  // kernel_name(): which kernel ran (FGATTN_KERNEL)
 #include "fgattn/cuda.h"
 #include "fgattn/dtype.h"
@@ -89,7 +90,7 @@ int main(int argc, char** argv) {
             {"device", prop.name}, {"date", date}, {"shape", fmt::format("{} B{} H{} S{} D{}", sh.name, sh.B, sh.H, sh.S, sh.D)},
             {"backend", fmt::format("fgattn ({})", fgattn::cuda::kernel_name())}, {"granularity", density >= 1.0 ? fmt::format("dense (M={})", M) : fmt::format("{}x1", M)},
             {"density", plan.density()}, {"target_density", density}, {"ms", med}, {"ms_min", t.min}, {"ms_max", t.max},
-            {"reps", reps}, {"timing", kTimingMethod}, {"tflops_attended", flops / (med * 1e-3) / 1e12},
+            {"reps", reps}, {"timing", kTimingMethod}, {"row_order", row_order_name(default_row_order())}, {"tflops_attended", flops / (med * 1e-3) / 1e12},
             {"flops_counted", "attended: 4*D*kept (query,key) pairs (QK^T + PV)"}, {"nonfinite_outputs", nbad},
             {"plan_build_upload_s", build_s}, {"cuda_runtime", runtime}, {"cuda_driver", driver}, {"dtype", "bf16"}};
         fmt::print("{:<34} {:<14} density {:6.4f}  {:9.3f} ms  {:7.1f} TFLOP/s attended  nonfinite {}\n",

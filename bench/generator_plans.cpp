@@ -8,6 +8,7 @@
 #include <cstdint>
 
 #include "bench_common.h"
+#include "core/row_order.h"
 #include "cuda/attention/params.h"
 #include "fgattn/cuda.h"
 #include "fgattn/predict_cuda.h"
@@ -74,7 +75,7 @@ nlohmann::json generator_plan_records(const std::string& preset_name, const std:
         {"shape", fmt::format("{} B{} H{} S{} D{}", preset_name.substr(0, preset_name.size() - 1), shape[0], shape[2],
                               shape[1], shape[3])},
         {"backend", fmt::format("fgattn ({})", cuda::kernel_name())}, {"granularity", fmt::format("{}x1 (generator)", block_m)},
-        {"density", kept}, {"target_density", target}, {"ms", ms}, {"reps", reps}, {"timing", kTimingMethod},
+        {"density", kept}, {"target_density", target}, {"ms", ms}, {"reps", reps}, {"timing", kTimingMethod}, {"row_order", row_order_name(default_row_order())},
         {"tflops_attended", flops / (ms * 1e-3) / 1e12}, {"nonfinite_outputs", bad}, {"dtype", "bf16"},
         {"plan_source", fmt::format("oracle (max_q P > tau) on the video-like generator's q/k, preset {}", preset_name)},
         {"tau_times_skv", best_factor}, {"flops_counted", "attended: 4*D*kept (query,key) pairs (QK^T + PV)"}};

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/random_inputs.h"
+#include "core/row_order.h"
 #include "cuda/attention_test_util.h"
 #include "fgattn/error.h"
 #include "fgattn/predict.h"
@@ -68,16 +69,12 @@ TEST(OracleCuda, MatchesTheCpuOracleOnRandomInputs) {
       }
 }
 
-// A device plan's row order: longest first, equal lengths in row order (as DevicePlan::upload).
+// A device plan's row order: the schedule DevicePlan::upload makes (core/row_order.h: longest first within each
+// head, equal lengths in row order).
 void expect_longest_first(const DevicePlan& device, const Plan& plan) {
   std::vector<std::int32_t> order(static_cast<std::size_t>(device.rows));
   ASSERT_EQ(cudaMemcpy(order.data(), device.order, order.size() * sizeof(std::int32_t), cudaMemcpyDeviceToHost), cudaSuccess);
-  std::vector<std::int32_t> expected(order.size());
-  std::iota(expected.begin(), expected.end(), 0);
-  std::stable_sort(expected.begin(), expected.end(), [&](std::int32_t a, std::int32_t b) {
-    return plan.keys(a).size() > plan.keys(b).size();
-  });
-  EXPECT_EQ(order, expected);
+  EXPECT_EQ(order, schedule_rows(plan, default_row_order()));
 }
 
 // Keys in one plan and not the other, over all rows.

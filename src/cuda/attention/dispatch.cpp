@@ -1,5 +1,5 @@
 // Host side of the CUDA attention: argument checks (refusals name the argument and what is built), plan upload
-// with the longest-first schedule, parameter packing and launch.
+// with its row schedule (core/row_order.h), parameter packing and launch.
 #include "cuda/attention/dispatch.h"
 
 #include <cuda_runtime.h>
@@ -7,10 +7,10 @@
 
 #include <algorithm>
 #include <cmath>
-#include <numeric>
 #include <utility>
 #include <vector>
 
+#include "core/row_order.h"
 #include "cuda/attention/params.h"
 #include "cuda/common/checks.h"
 #include "fgattn/cuda.h"
@@ -52,14 +52,9 @@ DevicePlan DevicePlan::upload(const Plan& plan, cudaStream_t stream) {
   d.nnz = plan.nnz();
   d.attended_pairs = plan.attended_pairs();
   if (d.rows > (std::int64_t{1} << 31) - 1) throw Error("plan", "more than 2^31 - 1 rows");
-  // Longest rows first: the CTA schedule that lets uneven rows finish together.
-  std::vector<std::int32_t> order(static_cast<std::size_t>(d.rows));
-  std::iota(order.begin(), order.end(), 0);
+  // The CTA schedule (core/row_order.h): longest rows first within each head, heads in turn.
+  const std::vector<std::int32_t> order = schedule_rows(plan, default_row_order());
   const auto& off = plan.offsets;
-  std::stable_sort(order.begin(), order.end(), [&](std::int32_t a, std::int32_t b) {
-    return off[static_cast<std::size_t>(a) + 1] - off[static_cast<std::size_t>(a)] >
-           off[static_cast<std::size_t>(b) + 1] - off[static_cast<std::size_t>(b)];
-  });
   check_cuda(cudaMalloc(&d.offsets, off.size() * sizeof(std::int64_t)), "plan");
   check_cuda(cudaMalloc(&d.indices, std::max<std::size_t>(plan.indices.size(), 1) * sizeof(std::int32_t)), "plan");
   check_cuda(cudaMalloc(&d.order, std::max<std::size_t>(order.size(), 1) * sizeof(std::int32_t)), "plan");

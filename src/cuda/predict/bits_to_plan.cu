@@ -1,8 +1,10 @@
 // Pass 3 of the GPU predictors: group per-key bits into M x N slices and compact them into the CSR plan.
 // One warp per plan row; counts first, a scan of the counts (CUB) gives the offsets, then the fill; a CUB radix
-// sort of the counts gives the longest-first row order.
-#include <cub/device/device_radix_sort.cuh>
+// sort of the counts, head by head, gives the row order (core/row_order.h).
+#include <cub/device/device_segmented_radix_sort.cuh>
 #include <cub/device/device_scan.cuh>
+#include <thrust/iterator/counting_iterator.h>
+#include <thrust/iterator/transform_iterator.h>
 
 #include "cuda/predict/oracle_params.h"
 
@@ -10,6 +12,12 @@ namespace fgattn::cuda {
 namespace {
 
 constexpr int kWarpsPerCta = 8;
+
+// Offset of segment s of the row sort (the last one ends at `rows`).
+struct SegmentBound {
+  std::int64_t rows_per_segment, rows;
+  __host__ __device__ std::int64_t operator()(std::int64_t s) const { return s * rows_per_segment < rows ? s * rows_per_segment : rows; }
+};
 
 // Word i of a row: the OR of its partial rows.
 struct RowBits {
@@ -109,12 +117,16 @@ cudaError_t scan_offsets(void* scratch, std::size_t& bytes, std::int64_t* offset
 
 cudaError_t sort_rows_by_count(void* scratch, std::size_t& bytes, const std::int32_t* counts, std::int32_t* counts_out,
                                const std::int32_t* row_ids, std::int32_t* order, std::int64_t rows, int max_count,
-                               cudaStream_t stream) {
+                               std::int64_t rows_per_segment, cudaStream_t stream) {
   int end_bit = 1;  // only the bits a count can use: fewer radix passes
   while (end_bit < 31 && (max_count >> end_bit) != 0) ++end_bit;
-  return cub::DeviceRadixSort::SortPairsDescending(scratch, bytes, reinterpret_cast<const std::uint32_t*>(counts),
-                                                   reinterpret_cast<std::uint32_t*>(counts_out), row_ids, order,
-                                                   static_cast<int>(rows), 0, end_bit, stream);
+  // Segment s is rows [s * rows_per_segment, (s + 1) * rows_per_segment): one head's rows (core/row_order.h).
+  const int segments = static_cast<int>((rows + rows_per_segment - 1) / rows_per_segment);
+  const auto bounds = thrust::make_transform_iterator(thrust::make_counting_iterator<std::int64_t>(0),
+                                                      SegmentBound{rows_per_segment, rows});
+  return cub::DeviceSegmentedRadixSort::SortPairsDescending(
+      scratch, bytes, reinterpret_cast<const std::uint32_t*>(counts), reinterpret_cast<std::uint32_t*>(counts_out),
+      row_ids, order, static_cast<int>(rows), segments, bounds, bounds + 1, 0, end_bit, stream);
 }
 
 cudaError_t launch_plan_fill(const BitsToPlanParams& p, cudaStream_t stream) {

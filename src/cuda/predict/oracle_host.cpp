@@ -8,6 +8,7 @@
 #include <cmath>
 #include <mutex>
 
+#include "core/row_order.h"
 #include "cuda/attention/params.h"
 #include "cuda/predict/device_workspace.h"
 #include "cuda/predict/predict_host.h"
@@ -98,7 +99,7 @@ const DevicePlan& OraclePredictor::run(const TensorView& q, const TensorView& k,
   std::size_t scan_bytes = 0, sort_bytes = 0;
   check_cuda(scan_offsets(nullptr, scan_bytes, plan.offsets, rows, stream), "oracle scan");
   check_cuda(sort_rows_by_count(nullptr, sort_bytes, bp.counts, counts_sorted, bp.row_ids, plan.order, rows,
-                                static_cast<int>(k.seq()), stream),
+                                static_cast<int>(k.seq()), row_order_segment(shape, default_row_order()), stream),
              "oracle sort");
   void* cub_scratch = w.cub.get<std::uint8_t>(std::max(scan_bytes, sort_bytes), "oracle workspace");
 
@@ -130,7 +131,7 @@ const DevicePlan& OraclePredictor::run(const TensorView& q, const TensorView& k,
   check_cuda(scan_offsets(cub_scratch, scan_bytes, plan.offsets, rows, stream), "oracle scan");
   check_cuda(launch_plan_fill(bp, stream), "plan_fill");
   check_cuda(sort_rows_by_count(cub_scratch, sort_bytes, bp.counts, counts_sorted, bp.row_ids, plan.order, rows,
-                                static_cast<int>(k.seq()), stream),
+                                static_cast<int>(k.seq()), row_order_segment(shape, default_row_order()), stream),
              "oracle sort");
   return plan;
 }

@@ -39,10 +39,11 @@ cudaError_t launch_plan_fill(const BitsToPlanParams& p, cudaStream_t stream);
 // CUB steps on caller-owned scratch (size it with scratch == nullptr: the call only writes `bytes`).
 // Inclusive scan of offsets[1..rows] in place (offsets[0] = 0 already): counts -> CSR offsets.
 cudaError_t scan_offsets(void* scratch, std::size_t& bytes, std::int64_t* offsets, std::int64_t rows, cudaStream_t stream);
-// Stable sort of row_ids by descending counts into order (counts_out: scratch of the same size as counts): the
-// attention kernel's longest-first schedule, as DevicePlan::upload makes it.
+// Stable sort of row_ids by descending counts into order, segment by segment of `rows_per_segment` rows
+// (counts_out: scratch of the same size as counts): the attention kernel's schedule, as DevicePlan::upload makes it
+// (row_order_segment gives the segment).
 cudaError_t sort_rows_by_count(void* scratch, std::size_t& bytes, const std::int32_t* counts, std::int32_t* counts_out,
                                const std::int32_t* row_ids, std::int32_t* order, std::int64_t rows, int max_count,
-                               cudaStream_t stream);
+                               std::int64_t rows_per_segment, cudaStream_t stream);
 
 }  // namespace fgattn::cuda

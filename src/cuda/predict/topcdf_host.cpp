@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/row_order.h"
 #include "cuda/predict/device_workspace.h"
 #include "cuda/predict/predict_host.h"
 #include "cuda/predict/topcdf_params.h"
@@ -102,7 +103,7 @@ const DevicePlan& TopCdfPredictor::predict(const TensorView& q, const TensorView
   std::size_t scan_bytes = 0, sort_bytes = 0;
   check_cuda(scan_offsets(nullptr, scan_bytes, plan.offsets, rows, stream), "topcdf scan");
   check_cuda(sort_rows_by_count(nullptr, sort_bytes, counts, counts_sorted, row_ids, plan.order, rows,
-                                static_cast<int>(k.seq()), stream),
+                                static_cast<int>(k.seq()), row_order_segment(sizes, default_row_order()), stream),
              "topcdf sort");
   void* cub_scratch = w.cub.get<std::uint8_t>(std::max(scan_bytes, sort_bytes), "topcdf workspace");
 
@@ -137,7 +138,7 @@ const DevicePlan& TopCdfPredictor::predict(const TensorView& q, const TensorView
   fp.seq_kv = static_cast<int>(k.seq()), fp.rows = rows, fp.offsets = plan.offsets, fp.indices = plan.indices;
   check_cuda(launch_pools_to_plan(fp, stream), "topcdf pools_to_plan");
   check_cuda(sort_rows_by_count(cub_scratch, sort_bytes, counts, counts_sorted, row_ids, plan.order, rows,
-                                static_cast<int>(k.seq()), stream),
+                                static_cast<int>(k.seq()), row_order_segment(sizes, default_row_order()), stream),
              "topcdf sort");
   return plan;
 }

@@ -353,7 +353,7 @@ TEST_F(AttentionRefusals, HeadDim96) {
             std::string::npos);
 }
 
-TEST_F(AttentionRefusals, Float32AndBlockM32AndBadStrideAndHostLse) {
+TEST_F(AttentionRefusals, Float32AndBlockM32AndBadStridesAndHostLse) {
   const HostTensor f = HostTensor::zeros(DType::f32, Layout::BSHD, 1, 64, 1, 64);
   DeviceBuffer df(f);
   const Plan plan = dense_plan(1, 1, 64, 64, 64);
@@ -371,6 +371,12 @@ TEST_F(AttentionRefusals, Float32AndBlockM32AndBadStrideAndHostLse) {
   odd.strides = {60 * 68, 68, 64, 1};  // rows 136 bytes apart: not 16-byte aligned
   const Plan p60 = dense_plan(1, 1, 60, 60, 64);
   EXPECT_NE(error_of([&] { attention(odd, odd, odd, p60, odd, nullptr); }).find("multiple of 8"), std::string::npos);
+
+  TensorView far = d.view(t);
+  far.shape = {1, 2, 1, 64};
+  far.strides = {std::int64_t{1} << 32, std::int64_t{1} << 31, 64, 1};  // rows 4 GiB apart: refused before any read
+  const Plan p2 = dense_plan(1, 1, 2, 2, 64);
+  EXPECT_NE(error_of([&] { attention(far, far, far, p2, far, nullptr); }).find("spans 4 GiB or more"), std::string::npos);
 
   std::vector<float> host_lse(64);
   EXPECT_NE(error_of([&] { attention(d.view(t), d.view(t), d.view(t), plan, o.view(t), host_lse.data()); }).find("device memory"),

@@ -49,30 +49,57 @@ struct KvSource {
   const CUtensorMap* tile_map;
   const CUtensorMap* row_map;
   const CUtensorMap* group_map;
-  const char* base;
-  std::int64_t row_stride_bytes;
+  const char* base;               // row 0 of this (batch, head)
+  std::uint32_t row_stride_bytes;  // < 2^32 (checked on the host, attention_wgmma_supported)
 };
 
 // Each thread copies one fixed 16-byte chunk of every (128 / chunks)-th row: with 8 or 16 rows per pass the row's
 // swizzle phase (row % 8) is the same on every pass, so destinations are one base plus immediate offsets
 // (nothing per pass lives in registers under the producer's small budget).
+template <typename Cfg>
+struct GatherShape {
+  static constexpr int kRowsPerPass = 128 / Cfg::kChunks, kPasses = Cfg::kBlockN / kRowsPerPass;
+  static_assert(kRowsPerPass % 8 == 0 && 32 % kRowsPerPass == 0, "the swizzle phase must repeat every pass");
+};
+
+// The keys of this thread's slots (slot thread / chunks + pass * rows per pass), read from shared memory once per tile
+// and used for both K and V. All are read before any copy: cp_async_16 is a compiler memory barrier, so a key read
+// between two copies would wait for its shared-memory load on every pass (a serial LDS -> LDGSTS chain, step 8).
+template <typename Cfg>
+struct ThreadKeys {
+  std::uint32_t key[GatherShape<Cfg>::kPasses];
+  __device__ __forceinline__ void load(const std::int32_t* tile_keys, int thread) {
+    const int slot0 = thread / Cfg::kChunks;
+#pragma unroll
+    for (int pass = 0; pass < GatherShape<Cfg>::kPasses; ++pass)
+      key[pass] = static_cast<std::uint32_t>(tile_keys[slot0 + pass * GatherShape<Cfg>::kRowsPerPass]);
+  }
+};
+
 // Groups (KvLoad::tma_groups): an aligned group of 8 slots whose bit is set in `group_words` (group_run_words)
 // holds 8 consecutive keys; its first thread loads it by TMA (one box per panel, bytes expected on `full` before
 // the thread's own cp.async arrival) and no thread copies it with cp.async.
+// A row's address is key x 32-bit stride + 64-bit base (the host checks the stride fits), and a full tile (every tile of a row but its last) copies without the per-slot bounds predicate.
 template <typename Cfg, bool Groups>
-__device__ __forceinline__ void gather_rows(std::uint32_t stage_addr, const KvSource& src, const std::int32_t* tile_keys,
+__device__ __forceinline__ void gather_rows(std::uint32_t stage_addr, const KvSource& src, const ThreadKeys<Cfg>& keys,
                                             const std::uint32_t* group_words, int count, const PlanRow& r,
                                             std::uint64_t* full, int thread) {
-  constexpr int kRowsPerPass = 128 / Cfg::kChunks, kPasses = Cfg::kBlockN / kRowsPerPass;
-  static_assert(kRowsPerPass % 8 == 0 && 32 % kRowsPerPass == 0, "the swizzle phase must repeat every pass");
+  constexpr int kRowsPerPass = GatherShape<Cfg>::kRowsPerPass, kPasses = GatherShape<Cfg>::kPasses;
   const int slot0 = thread / Cfg::kChunks, chunk = thread % Cfg::kChunks;
   const std::uint32_t dst = stage_addr + sm90::panel_offset(slot0, chunk, Cfg::kBlockN);
-  const char* base = src.base + chunk * 16;
-  // All keys first: cp_async_16 is a compiler memory barrier, so a key read between two copies would wait for its
-  // shared-memory load on every pass (a serial LDS -> LDGSTS chain per row, measured in step 8).
-  std::int32_t keys[kPasses];
+  // The row base as one opaque 64-bit value, or nvcc re-associates the sum and adds the pointer's parts per copy;
+  // then each row's address is one IMAD.WIDE.U32 (key x stride + base) and a VIADD.
+  std::uint64_t base = reinterpret_cast<std::uint64_t>(src.base) + chunk * 16;
+  asm("" : "+l"(base));
+  const std::uint32_t stride = src.row_stride_bytes;
+  auto row = [&](int pass) { return reinterpret_cast<const void*>(base + static_cast<std::uint64_t>(keys.key[pass]) * stride); };
+  if (!Groups && count == Cfg::kBlockN) {
 #pragma unroll
-  for (int pass = 0; pass < kPasses; ++pass) keys[pass] = tile_keys[slot0 + pass * kRowsPerPass];
+    for (int pass = 0; pass < kPasses; ++pass)
+      ptx::cp_async_16(dst + pass * kRowsPerPass * sm90::kPanelRowBytes,
+                       row(pass));
+    return;
+  }
   std::uint32_t words[Cfg::kBlockN / 32];
   if constexpr (Groups) {
 #pragma unroll
@@ -90,13 +117,13 @@ __device__ __forceinline__ void gather_rows(std::uint32_t stage_addr, const KvSo
 #pragma unroll
           for (int panel = 0; panel < Cfg::kHeadDim / sm90::kPanelCols; ++panel)
             sm90::tma_load_4d(stage_addr + panel * Cfg::kBlockN * sm90::kPanelRowBytes + slot * sm90::kPanelRowBytes,
-                              src.group_map, panel * sm90::kPanelCols, keys[pass], r.h, r.b, full);
+                              src.group_map, panel * sm90::kPanelCols, static_cast<int>(keys.key[pass]), r.h, r.b, full);
         }
         continue;
       }
     }
     ptx::cp_async_16(dst + pass * kRowsPerPass * sm90::kPanelRowBytes,
-                     base + static_cast<std::int64_t>(keys[pass]) * src.row_stride_bytes, slot < count);
+                     row(pass), slot < count);
   }
 }
 
@@ -122,7 +149,8 @@ __device__ __forceinline__ bool is_tma_run(const std::int32_t* tile_keys, int co
 // TMA bytes). `run` (is_tma_run) is the same on every thread.
 template <typename Cfg>
 __device__ __forceinline__ void load_tile(KvLoad mode, bool run, const KvSource& src, std::uint32_t stage_addr,
-                                          const std::int32_t* tile_keys, const std::uint32_t* group_words, int count,
+                                          const std::int32_t* tile_keys, const ThreadKeys<Cfg>& keys,
+                                          const std::uint32_t* group_words, int count,
                                           const PlanRow& r, int seq_kv, std::uint64_t* full, int thread) {
   constexpr int kN = Cfg::kBlockN, kPanels = Cfg::kHeadDim / sm90::kPanelCols;
   constexpr int kPanelBytes = kN * sm90::kPanelRowBytes;
@@ -148,8 +176,8 @@ __device__ __forceinline__ void load_tile(KvLoad mode, bool run, const KvSource&
       sm90::mbar_arrive(full);
     }
   } else {
-    if (mode == KvLoad::tma_groups) gather_rows<Cfg, true>(stage_addr, src, tile_keys, group_words, count, r, full, thread);
-    else gather_rows<Cfg, false>(stage_addr, src, tile_keys, group_words, count, r, full, thread);
+    if (mode == KvLoad::tma_groups) gather_rows<Cfg, true>(stage_addr, src, keys, group_words, count, r, full, thread);
+    else gather_rows<Cfg, false>(stage_addr, src, keys, group_words, count, r, full, thread);
     sm90::mbar_arrive_on_cp_async(full);
   }
 }
@@ -218,17 +246,19 @@ __device__ void produce_kv(const AttentionParams& p, std::uint32_t k_smem, std::
     const PlanRow& r = tile.row;
     const int count = tile.count();
     const bool run = p.kv_load != KvLoad::cp_async && is_tma_run<Cfg>(tile_keys, count, p.seq_kv);
+    ThreadKeys<Cfg> keys;  // only the cp.async gather reads them (K and V alike)
+    if (!run && p.kv_load != KvLoad::tma_rows) keys.load(tile_keys, thread);
     const KvSource k_src{&p.k_tile_map, &p.k_row_map, &p.k_group_map,
                          static_cast<const char*>(p.k) + (r.b * p.k_stride[0] + r.h * p.k_stride[2]) * 2,
-                         p.k_stride[1] * 2};
+                         static_cast<std::uint32_t>(p.k_stride[1] * 2)};
     const KvSource v_src{&p.v_tile_map, &p.v_row_map, &p.v_group_map,
                          static_cast<const char*>(p.v) + (r.b * p.v_stride[0] + r.h * p.v_stride[2]) * 2,
-                         p.v_stride[1] * 2};
+                         static_cast<std::uint32_t>(p.v_stride[1] * 2)};
     sm90::mbar_wait(&bars.empty_k[stage], free_parity);
     if constexpr (Mode == KernelMode::no_gather) {
       sm90::mbar_arrive(&bars.full_k[stage]);
     } else {
-      load_tile<Cfg>(p.kv_load, run, k_src, k_smem + stage * Cfg::kKvTileBytes, tile_keys, group_words, count, r, p.seq_kv,
+      load_tile<Cfg>(p.kv_load, run, k_src, k_smem + stage * Cfg::kKvTileBytes, tile_keys, keys, group_words, count, r, p.seq_kv,
                      &bars.full_k[stage], thread);
     }
     if constexpr (Mode == KernelMode::scores_only) {  // no V: the consumers never wait for it
@@ -240,7 +270,7 @@ __device__ void produce_kv(const AttentionParams& p, std::uint32_t k_smem, std::
     if constexpr (Mode == KernelMode::no_gather) {
       sm90::mbar_arrive(&bars.full_v[stage]);
     } else {
-      load_tile<Cfg>(p.kv_load, run, v_src, v_smem + stage * Cfg::kKvTileBytes, tile_keys, group_words, count, r, p.seq_kv,
+      load_tile<Cfg>(p.kv_load, run, v_src, v_smem + stage * Cfg::kKvTileBytes, tile_keys, keys, group_words, count, r, p.seq_kv,
                      &bars.full_v[stage], thread);
     }
     after.look_ahead();

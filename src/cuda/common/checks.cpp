@@ -42,6 +42,11 @@ void check_gpu_operand(const TensorView& t, const char* name) {
   for (int i = 0; i < 3; ++i)
     if (t.strides[i] % 8 != 0)
       throw Error(name, fmt::format("stride {} of dim {} must be a multiple of 8 elements (16 bytes)", t.strides[i], i));
+  // The gather addresses a row as key x stride with a 32-bit byte stride (one IMAD.WIDE.U32 per copy).
+  if (t.strides[1] * 2 >= (std::int64_t{1} << 32))
+    throw Error(name, fmt::format("stride {} of dim 1 (the sequence) spans 4 GiB or more; the GPU kernel steps rows by "
+                                  "32-bit byte strides",
+                                  t.strides[1]));
   if (t.seq() >= (std::int64_t{1} << 31) - 128) throw Error(name, "sequence longer than 2^31 - 128 tokens");
 }
 

@@ -62,28 +62,35 @@ struct GatherShape {
   static_assert(kRowsPerPass % 8 == 0 && 32 % kRowsPerPass == 0, "the swizzle phase must repeat every pass");
 };
 
-// The keys of this thread's slots (slot thread / chunks + pass * rows per pass), read from shared memory once per tile
-// and used for both K and V. All are read before any copy: cp_async_16 is a compiler memory barrier, so a key read
-// between two copies would wait for its shared-memory load on every pass (a serial LDS -> LDGSTS chain, step 8).
+// What the gather of one tile needs in registers, read from shared memory just before its copies: the keys of this
+// thread's slots (slot thread / chunks + pass * rows per pass) and, for tma_groups, the tile's group bits. All keys
+// are read before any copy: cp_async_16 is a compiler memory barrier, so a key read between two copies would wait
+// for its shared-memory load on every pass (a serial LDS -> LDGSTS chain, step 8).
 template <typename Cfg>
 struct ThreadKeys {
   std::uint32_t key[GatherShape<Cfg>::kPasses];
-  __device__ __forceinline__ void load(const std::int32_t* tile_keys, int thread) {
+  std::uint32_t group_words[Cfg::kBlockN / 32];
+  __device__ __forceinline__ void load(const std::int32_t* tile_keys, const std::uint32_t* words, bool groups,
+                                       int thread) {
     const int slot0 = thread / Cfg::kChunks;
 #pragma unroll
     for (int pass = 0; pass < GatherShape<Cfg>::kPasses; ++pass)
       key[pass] = static_cast<std::uint32_t>(tile_keys[slot0 + pass * GatherShape<Cfg>::kRowsPerPass]);
+    if (groups) {
+#pragma unroll
+      for (int w = 0; w < Cfg::kBlockN / 32; ++w) group_words[w] = words[w];
+    }
   }
 };
 
 // Groups (KvLoad::tma_groups): an aligned group of 8 slots whose bit is set in `group_words` (group_run_words)
 // holds 8 consecutive keys; its first thread loads it by TMA (one box per panel, bytes expected on `full` before
 // the thread's own cp.async arrival) and no thread copies it with cp.async.
-// A row's address is key x 32-bit stride + 64-bit base (the host checks the stride fits), and a full tile (every tile of a row but its last) copies without the per-slot bounds predicate.
+// A row's address is key x 32-bit stride + 64-bit base (the host checks the stride fits), and a full tile (every
+// tile of a row but its last) copies without the per-slot bounds predicate.
 template <typename Cfg, bool Groups>
 __device__ __forceinline__ void gather_rows(std::uint32_t stage_addr, const KvSource& src, const ThreadKeys<Cfg>& keys,
-                                            const std::uint32_t* group_words, int count, const PlanRow& r,
-                                            std::uint64_t* full, int thread) {
+                                            int count, const PlanRow& r, std::uint64_t* full, int thread) {
   constexpr int kRowsPerPass = GatherShape<Cfg>::kRowsPerPass, kPasses = GatherShape<Cfg>::kPasses;
   const int slot0 = thread / Cfg::kChunks, chunk = thread % Cfg::kChunks;
   const std::uint32_t dst = stage_addr + sm90::panel_offset(slot0, chunk, Cfg::kBlockN);
@@ -96,21 +103,15 @@ __device__ __forceinline__ void gather_rows(std::uint32_t stage_addr, const KvSo
   if (!Groups && count == Cfg::kBlockN) {
 #pragma unroll
     for (int pass = 0; pass < kPasses; ++pass)
-      ptx::cp_async_16(dst + pass * kRowsPerPass * sm90::kPanelRowBytes,
-                       row(pass));
+      ptx::cp_async_16(dst + pass * kRowsPerPass * sm90::kPanelRowBytes, row(pass));
     return;
-  }
-  std::uint32_t words[Cfg::kBlockN / 32];
-  if constexpr (Groups) {
-#pragma unroll
-    for (int w = 0; w < Cfg::kBlockN / 32; ++w) words[w] = group_words[w];
   }
 #pragma unroll
   for (int pass = 0; pass < kPasses; ++pass) {
     const int slot = slot0 + pass * kRowsPerPass;
     if constexpr (Groups) {
       // The group's bit: word (pass * rows per pass) / 32 is the same for every thread of the pass.
-      if ((words[pass * kRowsPerPass / 32] >> (slot & 24)) & 1u) {
+      if ((keys.group_words[pass * kRowsPerPass / 32] >> (slot & 24)) & 1u) {
         if (slot % kTmaGroupRows == 0 && chunk == 0) {
           ::cuda::ptx::mbarrier_expect_tx(::cuda::ptx::sem_relaxed, ::cuda::ptx::scope_cta, ::cuda::ptx::space_shared,
                                           full, kTmaGroupRows * Cfg::kHeadDim * Cfg::kElemBytes);
@@ -122,8 +123,7 @@ __device__ __forceinline__ void gather_rows(std::uint32_t stage_addr, const KvSo
         continue;
       }
     }
-    ptx::cp_async_16(dst + pass * kRowsPerPass * sm90::kPanelRowBytes,
-                     row(pass), slot < count);
+    ptx::cp_async_16(dst + pass * kRowsPerPass * sm90::kPanelRowBytes, row(pass), slot < count);
   }
 }
 
@@ -149,8 +149,7 @@ __device__ __forceinline__ bool is_tma_run(const std::int32_t* tile_keys, int co
 // TMA bytes). `run` (is_tma_run) is the same on every thread.
 template <typename Cfg>
 __device__ __forceinline__ void load_tile(KvLoad mode, bool run, const KvSource& src, std::uint32_t stage_addr,
-                                          const std::int32_t* tile_keys, const ThreadKeys<Cfg>& keys,
-                                          const std::uint32_t* group_words, int count,
+                                          const std::int32_t* tile_keys, const std::uint32_t* group_words, int count,
                                           const PlanRow& r, int seq_kv, std::uint64_t* full, int thread) {
   constexpr int kN = Cfg::kBlockN, kPanels = Cfg::kHeadDim / sm90::kPanelCols;
   constexpr int kPanelBytes = kN * sm90::kPanelRowBytes;
@@ -176,8 +175,10 @@ __device__ __forceinline__ void load_tile(KvLoad mode, bool run, const KvSource&
       sm90::mbar_arrive(full);
     }
   } else {
-    if (mode == KvLoad::tma_groups) gather_rows<Cfg, true>(stage_addr, src, keys, group_words, count, r, full, thread);
-    else gather_rows<Cfg, false>(stage_addr, src, keys, group_words, count, r, full, thread);
+    ThreadKeys<Cfg> keys;
+    keys.load(tile_keys, group_words, mode == KvLoad::tma_groups, thread);
+    if (mode == KvLoad::tma_groups) gather_rows<Cfg, true>(stage_addr, src, keys, count, r, full, thread);
+    else gather_rows<Cfg, false>(stage_addr, src, keys, count, r, full, thread);
     sm90::mbar_arrive_on_cp_async(full);
   }
 }
@@ -222,20 +223,52 @@ struct TileCursor {
 
 // Runs on the 128 producer threads (thread = 0..127) until every plan row of this CTA is gathered.
 // The key indices of a tile are loaded one tile ahead (their latency hides under the previous tile's gather), one
-// per thread, and pass through shared memory with the tile's group bits (two buffers, one barrier per tile): each
-// thread copies rows of 8-16 different slots, so it reads their keys back from there (gather_rows). K and V stages
-// are freed separately: K as soon as S = Q K^T has read it, V after P V.
+// per thread, and pass through shared memory with the tile's group bits (a ring of kKeyBuffers, one barrier per
+// tile): each thread copies rows of 8-16 different slots, so it reads their keys back from there (ThreadKeys).
+// K and V stages are freed separately, K as soon as S = Q K^T has read it, V after P V; so K runs a tile ahead of V:
+// the loop issues K of tile t, then V of tile t - 1. (In K, V order a tile's K waited behind the V stage of three
+// tiles back, which the consumers free about a tile after the K stage: the K-full wait was the consumers' main spin.)
 template <typename Cfg, KernelMode Mode = KernelMode::normal>
 __device__ void produce_kv(const AttentionParams& p, std::uint32_t k_smem, std::uint32_t v_smem, const StageBarriers& bars,
                            std::int32_t* key_buffer, int thread) {
   constexpr int kN = Cfg::kBlockN;
+  constexpr bool kWithV = Mode != KernelMode::scores_only;  // scores_only: no V, the consumers never wait for it
+  // Tile t's keys sit in buffer t % kKeyBuffers: written at the top of iteration t, read by K in iteration t and by V
+  // in iteration t + 1; rewritten in iteration t + 3, after the named_sync of iteration t + 2.
+  static_assert(Cfg::kKeyBuffers >= 3, "V reads a tile's keys one iteration after K");
+  auto keys_of = [&](int seq) { return key_buffer + (seq % Cfg::kKeyBuffers) * kN; };
+  auto words_of = [&](int seq) {
+    return reinterpret_cast<std::uint32_t*>(key_buffer + Cfg::kKeyBuffers * kN) + (seq % Cfg::kKeyBuffers) * (kN / 32);
+  };
+  auto source = [&](const void* tensor, const std::int64_t (&stride)[3], const CUtensorMap* tile_map,
+                    const CUtensorMap* row_map, const CUtensorMap* group_map, int b, int h) {
+    return KvSource{tile_map, row_map, group_map, static_cast<const char*>(tensor) + (b * stride[0] + h * stride[2]) * 2,
+                    static_cast<std::uint32_t>(stride[1] * 2)};
+  };
+  struct PendingV {  // the previous tile, whose V is issued after this tile's K
+    bool valid, run;
+    int count;
+    PlanRow row;
+  } pending{false, false, 0, {}};
+  auto issue_v = [&](int seq) {
+    const int stage = seq % Cfg::kStages;
+    sm90::mbar_wait(&bars.empty_v[stage], ((seq / Cfg::kStages) & 1) ^ 1);
+    if constexpr (Mode == KernelMode::no_gather) {
+      sm90::mbar_arrive(&bars.full_v[stage]);
+    } else {
+      const PlanRow& r = pending.row;
+      load_tile<Cfg>(p.kv_load, pending.run, source(p.v, p.v_stride, &p.v_tile_map, &p.v_row_map, &p.v_group_map, r.b, r.h),
+                     v_smem + stage * Cfg::kKvTileBytes, keys_of(seq), words_of(seq), pending.count, r, p.seq_kv,
+                     &bars.full_v[stage], thread);
+    }
+  };
   TileCursor<Cfg> tile(p);
   std::int32_t next_key = tile.valid() && thread < tile.count() ? tile_key(tile.row, 0, thread) : 0;
-  for (int tile_seq = 0; tile.valid(); ++tile_seq) {
+  int tile_seq = 0;
+  for (; tile.valid(); ++tile_seq) {
     const int stage = tile_seq % Cfg::kStages;
-    const std::uint32_t free_parity = ((tile_seq / Cfg::kStages) & 1) ^ 1;
-    std::int32_t* tile_keys = key_buffer + (tile_seq % 2) * kN;
-    auto* group_words = reinterpret_cast<std::uint32_t*>(key_buffer + 2 * kN) + (tile_seq % 2) * (kN / 32);
+    std::int32_t* tile_keys = keys_of(tile_seq);
+    std::uint32_t* group_words = words_of(tile_seq);
     if (thread < kN) tile_keys[thread] = next_key;
     if (p.kv_load == KvLoad::tma_groups) group_run_words<Cfg>(next_key, tile.count(), thread, group_words);
     sm90::named_sync(5, 128);
@@ -246,35 +279,23 @@ __device__ void produce_kv(const AttentionParams& p, std::uint32_t k_smem, std::
     const PlanRow& r = tile.row;
     const int count = tile.count();
     const bool run = p.kv_load != KvLoad::cp_async && is_tma_run<Cfg>(tile_keys, count, p.seq_kv);
-    ThreadKeys<Cfg> keys;  // only the cp.async gather reads them (K and V alike)
-    if (!run && p.kv_load != KvLoad::tma_rows) keys.load(tile_keys, thread);
-    const KvSource k_src{&p.k_tile_map, &p.k_row_map, &p.k_group_map,
-                         static_cast<const char*>(p.k) + (r.b * p.k_stride[0] + r.h * p.k_stride[2]) * 2,
-                         static_cast<std::uint32_t>(p.k_stride[1] * 2)};
-    const KvSource v_src{&p.v_tile_map, &p.v_row_map, &p.v_group_map,
-                         static_cast<const char*>(p.v) + (r.b * p.v_stride[0] + r.h * p.v_stride[2]) * 2,
-                         static_cast<std::uint32_t>(p.v_stride[1] * 2)};
-    sm90::mbar_wait(&bars.empty_k[stage], free_parity);
+    sm90::mbar_wait(&bars.empty_k[stage], ((tile_seq / Cfg::kStages) & 1) ^ 1);
     if constexpr (Mode == KernelMode::no_gather) {
       sm90::mbar_arrive(&bars.full_k[stage]);
     } else {
-      load_tile<Cfg>(p.kv_load, run, k_src, k_smem + stage * Cfg::kKvTileBytes, tile_keys, keys, group_words, count, r, p.seq_kv,
+      load_tile<Cfg>(p.kv_load, run, source(p.k, p.k_stride, &p.k_tile_map, &p.k_row_map, &p.k_group_map, r.b, r.h),
+                     k_smem + stage * Cfg::kKvTileBytes, tile_keys, group_words, count, r, p.seq_kv,
                      &bars.full_k[stage], thread);
     }
-    if constexpr (Mode == KernelMode::scores_only) {  // no V: the consumers never wait for it
-      after.look_ahead();
-      tile = after;
-      continue;
-    }
-    sm90::mbar_wait(&bars.empty_v[stage], free_parity);
-    if constexpr (Mode == KernelMode::no_gather) {
-      sm90::mbar_arrive(&bars.full_v[stage]);
-    } else {
-      load_tile<Cfg>(p.kv_load, run, v_src, v_smem + stage * Cfg::kKvTileBytes, tile_keys, keys, group_words, count, r, p.seq_kv,
-                     &bars.full_v[stage], thread);
+    if constexpr (kWithV) {
+      if (pending.valid) issue_v(tile_seq - 1);
+      pending = PendingV{true, run, count, r};
     }
     after.look_ahead();
     tile = after;
+  }
+  if constexpr (kWithV) {
+    if (pending.valid) issue_v(tile_seq - 1);
   }
   asm volatile("cp.async.wait_all;\n" ::: "memory");  // nothing in flight when the producer exits
 }

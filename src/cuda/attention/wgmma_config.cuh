@@ -45,11 +45,9 @@ struct WgmmaConfig {
   static constexpr int kVOffset = kKOffset + kStages * kKvTileBytes;
   static constexpr int kBarrierOffset = kVOffset + kStages * kKvTileBytes;
   static constexpr int kBarriers = 4 * kStages;  // K full, V full, K empty, V empty
-  // A ring of kKeyBuffers tiles of key indices, then their group bits (wgmma_producer.cuh, produce_kv).
-  static constexpr int kKeyBuffers = 3;
+  // Two tiles of key indices, then two tiles' group bits (wgmma_producer.cuh, group_run_words).
   static constexpr int kKeyBufferOffset = kBarrierOffset + kBarriers * 8;
-  static constexpr int kSmemBytes =
-      kKeyBufferOffset + kKeyBuffers * kBlockN * 4 + kKeyBuffers * (kBlockN / 32) * 4 + 1024;  // + alignment slack
+  static constexpr int kSmemBytes = kKeyBufferOffset + 2 * kBlockN * 4 + 2 * (kBlockN / 32) * 4 + 1024;  // + slack
   // For the shared epilogue (epilogue.cuh): rows per warp and the staging stride.
   static constexpr int kRowsPerWarp = 16;
 

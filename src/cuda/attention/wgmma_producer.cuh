@@ -223,52 +223,27 @@ struct TileCursor {
 
 // Runs on the 128 producer threads (thread = 0..127) until every plan row of this CTA is gathered.
 // The key indices of a tile are loaded one tile ahead (their latency hides under the previous tile's gather), one
-// per thread, and pass through shared memory with the tile's group bits (a ring of kKeyBuffers, one barrier per
-// tile): each thread copies rows of 8-16 different slots, so it reads their keys back from there (ThreadKeys).
-// K and V stages are freed separately, K as soon as S = Q K^T has read it, V after P V; so K runs a tile ahead of V:
-// the loop issues K of tile t, then V of tile t - 1. (In K, V order a tile's K waited behind the V stage of three
-// tiles back, which the consumers free about a tile after the K stage: the K-full wait was the consumers' main spin.)
+// per thread, and pass through shared memory with the tile's group bits (two buffers, one barrier per tile): each
+// thread copies rows of 8-16 different slots, so it reads their keys back from there (ThreadKeys, for K and again
+// for V: registers held across the V stage's wait cost more than the 16 shared loads). K and V stages are freed
+// separately: K as soon as S = Q K^T has read it, V after P V. Issuing K a tile ahead of V measured slower
+// (bench/results/step13-producer-address): the consumers need V of tile t (P V after the softmax) before K of t + 1.
 template <typename Cfg, KernelMode Mode = KernelMode::normal>
 __device__ void produce_kv(const AttentionParams& p, std::uint32_t k_smem, std::uint32_t v_smem, const StageBarriers& bars,
                            std::int32_t* key_buffer, int thread) {
   constexpr int kN = Cfg::kBlockN;
-  constexpr bool kWithV = Mode != KernelMode::scores_only;  // scores_only: no V, the consumers never wait for it
-  // Tile t's keys sit in buffer t % kKeyBuffers: written at the top of iteration t, read by K in iteration t and by V
-  // in iteration t + 1; rewritten in iteration t + 3, after the named_sync of iteration t + 2.
-  static_assert(Cfg::kKeyBuffers >= 3, "V reads a tile's keys one iteration after K");
-  auto keys_of = [&](int seq) { return key_buffer + (seq % Cfg::kKeyBuffers) * kN; };
-  auto words_of = [&](int seq) {
-    return reinterpret_cast<std::uint32_t*>(key_buffer + Cfg::kKeyBuffers * kN) + (seq % Cfg::kKeyBuffers) * (kN / 32);
-  };
   auto source = [&](const void* tensor, const std::int64_t (&stride)[3], const CUtensorMap* tile_map,
-                    const CUtensorMap* row_map, const CUtensorMap* group_map, int b, int h) {
-    return KvSource{tile_map, row_map, group_map, static_cast<const char*>(tensor) + (b * stride[0] + h * stride[2]) * 2,
+                    const CUtensorMap* row_map, const CUtensorMap* group_map, const PlanRow& r) {
+    return KvSource{tile_map, row_map, group_map, static_cast<const char*>(tensor) + (r.b * stride[0] + r.h * stride[2]) * 2,
                     static_cast<std::uint32_t>(stride[1] * 2)};
-  };
-  struct PendingV {  // the previous tile, whose V is issued after this tile's K
-    bool valid, run;
-    int count;
-    PlanRow row;
-  } pending{false, false, 0, {}};
-  auto issue_v = [&](int seq) {
-    const int stage = seq % Cfg::kStages;
-    sm90::mbar_wait(&bars.empty_v[stage], ((seq / Cfg::kStages) & 1) ^ 1);
-    if constexpr (Mode == KernelMode::no_gather) {
-      sm90::mbar_arrive(&bars.full_v[stage]);
-    } else {
-      const PlanRow& r = pending.row;
-      load_tile<Cfg>(p.kv_load, pending.run, source(p.v, p.v_stride, &p.v_tile_map, &p.v_row_map, &p.v_group_map, r.b, r.h),
-                     v_smem + stage * Cfg::kKvTileBytes, keys_of(seq), words_of(seq), pending.count, r, p.seq_kv,
-                     &bars.full_v[stage], thread);
-    }
   };
   TileCursor<Cfg> tile(p);
   std::int32_t next_key = tile.valid() && thread < tile.count() ? tile_key(tile.row, 0, thread) : 0;
-  int tile_seq = 0;
-  for (; tile.valid(); ++tile_seq) {
+  for (int tile_seq = 0; tile.valid(); ++tile_seq) {
     const int stage = tile_seq % Cfg::kStages;
-    std::int32_t* tile_keys = keys_of(tile_seq);
-    std::uint32_t* group_words = words_of(tile_seq);
+    const std::uint32_t free_parity = ((tile_seq / Cfg::kStages) & 1) ^ 1;
+    std::int32_t* tile_keys = key_buffer + (tile_seq % 2) * kN;
+    auto* group_words = reinterpret_cast<std::uint32_t*>(key_buffer + 2 * kN) + (tile_seq % 2) * (kN / 32);
     if (thread < kN) tile_keys[thread] = next_key;
     if (p.kv_load == KvLoad::tma_groups) group_run_words<Cfg>(next_key, tile.count(), thread, group_words);
     sm90::named_sync(5, 128);
@@ -279,23 +254,29 @@ __device__ void produce_kv(const AttentionParams& p, std::uint32_t k_smem, std::
     const PlanRow& r = tile.row;
     const int count = tile.count();
     const bool run = p.kv_load != KvLoad::cp_async && is_tma_run<Cfg>(tile_keys, count, p.seq_kv);
-    sm90::mbar_wait(&bars.empty_k[stage], ((tile_seq / Cfg::kStages) & 1) ^ 1);
+    sm90::mbar_wait(&bars.empty_k[stage], free_parity);
     if constexpr (Mode == KernelMode::no_gather) {
       sm90::mbar_arrive(&bars.full_k[stage]);
     } else {
-      load_tile<Cfg>(p.kv_load, run, source(p.k, p.k_stride, &p.k_tile_map, &p.k_row_map, &p.k_group_map, r.b, r.h),
+      load_tile<Cfg>(p.kv_load, run, source(p.k, p.k_stride, &p.k_tile_map, &p.k_row_map, &p.k_group_map, r),
                      k_smem + stage * Cfg::kKvTileBytes, tile_keys, group_words, count, r, p.seq_kv,
                      &bars.full_k[stage], thread);
     }
-    if constexpr (kWithV) {
-      if (pending.valid) issue_v(tile_seq - 1);
-      pending = PendingV{true, run, count, r};
+    if constexpr (Mode == KernelMode::scores_only) {  // no V: the consumers never wait for it
+      after.look_ahead();
+      tile = after;
+      continue;
+    }
+    sm90::mbar_wait(&bars.empty_v[stage], free_parity);
+    if constexpr (Mode == KernelMode::no_gather) {
+      sm90::mbar_arrive(&bars.full_v[stage]);
+    } else {
+      load_tile<Cfg>(p.kv_load, run, source(p.v, p.v_stride, &p.v_tile_map, &p.v_row_map, &p.v_group_map, r),
+                     v_smem + stage * Cfg::kKvTileBytes, tile_keys, group_words, count, r, p.seq_kv,
+                     &bars.full_v[stage], thread);
     }
     after.look_ahead();
     tile = after;
-  }
-  if constexpr (kWithV) {
-    if (pending.valid) issue_v(tile_seq - 1);
   }
   asm volatile("cp.async.wait_all;\n" ::: "memory");  // nothing in flight when the producer exits
 }

@@ -13,11 +13,17 @@ struct OnlineSoftmax {
   float row_max[2] = {-INFINITY, -INFINITY};  // running max of the scaled base-2 logits
   float row_sum[2] = {0.f, 0.f};              // this thread's partial sum of exp2(logit - max)
 
+  // A row keeps its running max while a tile's max stays within kMaxSlack (base 2) of it: its probabilities then
+  // reach at most 2^kMaxSlack (exact after the final division by the row sum, and bf16 P keeps its relative
+  // precision), and the output accumulator needs no rescale for that tile (as FlashAttention-4 does).
+  static constexpr float kMaxSlack = 8.f;
+
   // s: raw scores (NTiles x 4). Masks slots >= valid_keys, exponentiates in place (exp2 of the scaled logit minus
-  // the running max) and returns each row's rescale factor for the output accumulator. The max is taken over the
-  // raw scores (scale_log2 > 0 keeps the order), so each score costs one FFMA and one ex2 (no separate scaling).
+  // the running max) and returns whether some row of the warp moved its max: only then does the output accumulator
+  // need its rows multiplied by `rescale` (which is 1 for rows that kept theirs). The max is taken over the raw
+  // scores (scale_log2 > 0 keeps the order), so each score costs one FFMA and one ex2 (no separate scaling).
   template <bool Masked = true>
-  __device__ __forceinline__ void step(float (&s)[NTiles][4], int valid_keys, float scale_log2, float (&rescale)[2]) {
+  __device__ __forceinline__ bool step(float (&s)[NTiles][4], int valid_keys, float scale_log2, float (&rescale)[2]) {
     const int col0 = 2 * (static_cast<int>(threadIdx.x) % 4);
     float tile_max[2] = {-INFINITY, -INFINITY};
 #pragma unroll
@@ -27,16 +33,27 @@ struct OnlineSoftmax {
         if (Masked && j * 8 + col0 + (e & 1) >= valid_keys) s[j][e] = -INFINITY;
         tile_max[e / 2] = fmaxf(tile_max[e / 2], s[j][e]);
       }
-    float neg_max[2];
+    bool over = false;
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
       tile_max[r] = fmaxf(tile_max[r], __shfl_xor_sync(0xffffffffu, tile_max[r], 1));
       tile_max[r] = fmaxf(tile_max[r], __shfl_xor_sync(0xffffffffu, tile_max[r], 2));
-      const float new_max = fmaxf(row_max[r], tile_max[r] * scale_log2);
-      rescale[r] = ptx::fast_exp2(row_max[r] - new_max);  // exp2(-inf) = 0 on the first tile
-      row_max[r] = new_max;
-      row_sum[r] *= rescale[r];
-      neg_max[r] = -new_max;
+      tile_max[r] *= scale_log2;
+      over |= tile_max[r] > row_max[r] + kMaxSlack;  // always on the first tile (row_max = -inf)
+    }
+    const bool moved = __any_sync(0xffffffffu, over);
+    float neg_max[2];
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      if (moved) {
+        const float new_max = fmaxf(row_max[r], tile_max[r]);
+        rescale[r] = ptx::fast_exp2(row_max[r] - new_max);  // exp2(-inf) = 0 on the first tile
+        row_max[r] = new_max;
+        row_sum[r] *= rescale[r];
+      } else {
+        rescale[r] = 1.f;
+      }
+      neg_max[r] = -row_max[r];
     }
 #pragma unroll
     for (int j = 0; j < NTiles; ++j)
@@ -45,6 +62,7 @@ struct OnlineSoftmax {
         s[j][e] = ptx::fast_exp2(fmaf(s[j][e], scale_log2, neg_max[e / 2]));
         row_sum[e / 2] += s[j][e];
       }
+    return moved;
   }
 
   // Full row sums (after the last tile), reduced over the row's four owners.

@@ -83,12 +83,12 @@ struct QkOperands {
   }
 };
 
-// Masks key slots only in a row's partial last tile.
+// Masks key slots only in a row's partial last tile. Returns whether O needs rescaling (OnlineSoftmax::step).
 template <int Tiles>
-__device__ __forceinline__ void softmax_step(OnlineSoftmax<Tiles>& softmax, float (&s)[Tiles][4], int valid_keys,
+__device__ __forceinline__ bool softmax_step(OnlineSoftmax<Tiles>& softmax, float (&s)[Tiles][4], int valid_keys,
                                              float scale_log2, float (&rescale)[2]) {
-  if (valid_keys >= Tiles * 8) softmax.template step<false>(s, valid_keys, scale_log2, rescale);
-  else softmax.template step<true>(s, valid_keys, scale_log2, rescale);
+  if (valid_keys >= Tiles * 8) return softmax.template step<false>(s, valid_keys, scale_log2, rescale);
+  return softmax.template step<true>(s, valid_keys, scale_log2, rescale);
 }
 
 template <typename T, int Tiles>
@@ -199,12 +199,12 @@ __device__ void consume(const AttentionParams& p, std::uint32_t smem_addr, const
         sm90::gmma_wait<1>();  // S_t is ready; P V may still run
         release(bars.empty_k, cur);
         sm90::fence_accumulators(s);
-        softmax_step(softmax, s, valid_keys(t), p.scale_log2, rescale);
+        const bool rescale_o = softmax_step(softmax, s, valid_keys(t), p.scale_log2, rescale);
         sm90::gmma_wait<0>();
         sm90::fence_accumulators(o);
         sm90::fence_registers(pa);  // P stays untouched until the product that reads it has completed
         release(bars.empty_v, prev);
-        rescale_rows(o, rescale);
+        if (rescale_o) rescale_rows(o, rescale);  // warp-uniform: most tiles keep every row's max
         pack_p<T>(s, pa);
       }
       // Tail: the last P V.

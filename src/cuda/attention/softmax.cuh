@@ -33,27 +33,22 @@ struct OnlineSoftmax {
         if (Masked && j * 8 + col0 + (e & 1) >= valid_keys) s[j][e] = -INFINITY;
         tile_max[e / 2] = fmaxf(tile_max[e / 2], s[j][e]);
       }
-    bool over = false;
+    // Each row decides alone (its four owners hold the same maxima), so the exponentials never wait for the vote;
+    // only the caller's rescale of O does.
+    bool moved = false;
+    float neg_max[2];
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
       tile_max[r] = fmaxf(tile_max[r], __shfl_xor_sync(0xffffffffu, tile_max[r], 1));
       tile_max[r] = fmaxf(tile_max[r], __shfl_xor_sync(0xffffffffu, tile_max[r], 2));
       tile_max[r] *= scale_log2;
-      over |= tile_max[r] > row_max[r] + kMaxSlack;  // always on the first tile (row_max = -inf)
-    }
-    const bool moved = __any_sync(0xffffffffu, over);
-    float neg_max[2];
-#pragma unroll
-    for (int r = 0; r < 2; ++r) {
-      if (moved) {
-        const float new_max = fmaxf(row_max[r], tile_max[r]);
-        rescale[r] = ptx::fast_exp2(row_max[r] - new_max);  // exp2(-inf) = 0 on the first tile
-        row_max[r] = new_max;
-        row_sum[r] *= rescale[r];
-      } else {
-        rescale[r] = 1.f;
-      }
-      neg_max[r] = -row_max[r];
+      const bool move = tile_max[r] > row_max[r] + kMaxSlack;  // always on the first tile (row_max = -inf)
+      const float new_max = move ? tile_max[r] : row_max[r];
+      rescale[r] = ptx::fast_exp2(row_max[r] - new_max);  // 1 if kept; exp2(-inf) = 0 on the first tile
+      row_max[r] = new_max;
+      row_sum[r] *= rescale[r];
+      neg_max[r] = -new_max;
+      moved |= move;
     }
 #pragma unroll
     for (int j = 0; j < NTiles; ++j)
@@ -62,7 +57,7 @@ struct OnlineSoftmax {
         s[j][e] = ptx::fast_exp2(fmaf(s[j][e], scale_log2, neg_max[e / 2]));
         row_sum[e / 2] += s[j][e];
       }
-    return moved;
+    return __any_sync(0xffffffffu, moved);
   }
 
   // Full row sums (after the last tile), reduced over the row's four owners.

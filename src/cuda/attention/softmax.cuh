@@ -8,12 +8,15 @@
 
 namespace fgattn::cuda {
 
-template <int NTiles>  // 8-key accumulator tiles per K/V tile
+// NTiles: 8-key accumulator tiles per K/V tile. LazyMax: a row keeps its max within kMaxSlack (below), for kernels
+// whose output accumulator then skips its rescale; otherwise every tile's max moves the row's (the S-only passes,
+// which have no output to rescale).
+template <int NTiles, bool LazyMax = false>
 struct OnlineSoftmax {
   float row_max[2] = {-INFINITY, -INFINITY};  // running max of the scaled base-2 logits
   float row_sum[2] = {0.f, 0.f};              // this thread's partial sum of exp2(logit - max)
 
-  // A row keeps its running max while a tile's max stays within kMaxSlack (base 2) of it: its probabilities then
+  // LazyMax: a row keeps its running max while a tile's max stays within kMaxSlack (base 2) of it: its probabilities then
   // reach at most 2^kMaxSlack (exact after the final division by the row sum, and bf16 P keeps its relative
   // precision), and the output accumulator needs no rescale for that tile (as FlashAttention-4 does).
   static constexpr float kMaxSlack = 8.f;
@@ -42,7 +45,8 @@ struct OnlineSoftmax {
       tile_max[r] = fmaxf(tile_max[r], __shfl_xor_sync(0xffffffffu, tile_max[r], 1));
       tile_max[r] = fmaxf(tile_max[r], __shfl_xor_sync(0xffffffffu, tile_max[r], 2));
       tile_max[r] *= scale_log2;
-      const bool move = tile_max[r] > row_max[r] + kMaxSlack;  // always on the first tile (row_max = -inf)
+      // Always on the first tile (row_max = -inf).
+      const bool move = LazyMax ? tile_max[r] > row_max[r] + kMaxSlack : tile_max[r] > row_max[r];
       const float new_max = move ? tile_max[r] : row_max[r];
       rescale[r] = ptx::fast_exp2(row_max[r] - new_max);  // 1 if kept; exp2(-inf) = 0 on the first tile
       row_max[r] = new_max;

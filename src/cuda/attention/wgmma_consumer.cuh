@@ -84,8 +84,8 @@ struct QkOperands {
 };
 
 // Masks key slots only in a row's partial last tile. Returns whether O needs rescaling (OnlineSoftmax::step).
-template <int Tiles>
-__device__ __forceinline__ bool softmax_step(OnlineSoftmax<Tiles>& softmax, float (&s)[Tiles][4], int valid_keys,
+template <int Tiles, bool LazyMax>
+__device__ __forceinline__ bool softmax_step(OnlineSoftmax<Tiles, LazyMax>& softmax, float (&s)[Tiles][4], int valid_keys,
                                              float scale_log2, float (&rescale)[2]) {
   if (valid_keys >= Tiles * 8) return softmax.template step<false>(s, valid_keys, scale_log2, rescale);
   return softmax.template step<true>(s, valid_keys, scale_log2, rescale);
@@ -146,7 +146,7 @@ __device__ void consume(const AttentionParams& p, std::uint32_t smem_addr, const
     for (int j = 0; j < kOTiles; ++j)
 #pragma unroll
       for (int e = 0; e < 4; ++e) o[j][e] = 0.f;
-    OnlineSoftmax<kSTiles> softmax;
+    OnlineSoftmax<kSTiles, true> softmax;
     float s[kSTiles][4];
     std::uint32_t pa[kSTiles / 2][4];
 

@@ -45,14 +45,18 @@ struct OnlineSoftmax {
       tile_max[r] = fmaxf(tile_max[r], __shfl_xor_sync(0xffffffffu, tile_max[r], 1));
       tile_max[r] = fmaxf(tile_max[r], __shfl_xor_sync(0xffffffffu, tile_max[r], 2));
       tile_max[r] *= scale_log2;
-      // Always on the first tile (row_max = -inf).
-      const bool move = LazyMax ? tile_max[r] > row_max[r] + kMaxSlack : tile_max[r] > row_max[r];
-      const float new_max = move ? tile_max[r] : row_max[r];
+      float new_max;
+      if constexpr (LazyMax) {
+        const bool move = tile_max[r] > row_max[r] + kMaxSlack;  // always on the first tile (row_max = -inf)
+        new_max = move ? tile_max[r] : row_max[r];
+        moved |= move;
+      } else {
+        new_max = fmaxf(row_max[r], tile_max[r]);
+      }
       rescale[r] = ptx::fast_exp2(row_max[r] - new_max);  // 1 if kept; exp2(-inf) = 0 on the first tile
       row_max[r] = new_max;
       row_sum[r] *= rescale[r];
       neg_max[r] = -new_max;
-      moved |= move;
     }
 #pragma unroll
     for (int j = 0; j < NTiles; ++j)
@@ -61,7 +65,8 @@ struct OnlineSoftmax {
         s[j][e] = ptx::fast_exp2(fmaf(s[j][e], scale_log2, neg_max[e / 2]));
         row_sum[e / 2] += s[j][e];
       }
-    return __any_sync(0xffffffffu, moved);
+    if constexpr (LazyMax) return __any_sync(0xffffffffu, moved);
+    return true;
   }
 
   // Full row sums (after the last tile), reduced over the row's four owners.

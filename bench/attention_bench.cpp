@@ -20,7 +20,7 @@
 
 #include "bench_common.h"
 #include "generator_plans.h"
-#include "core/row_order.h"
+#include "fgattn/row_order.h"
 #include "cuda/attention/params.h"  // kernel_name(): which kernel ran (FGATTN_KERNEL)
 #include "fgattn/cuda.h"
 #include "fgattn/dtype.h"

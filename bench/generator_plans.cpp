@@ -8,7 +8,7 @@
 #include <cstdint>
 
 #include "bench_common.h"
-#include "core/row_order.h"
+#include "fgattn/row_order.h"
 #include "cuda/attention/params.h"
 #include "fgattn/cuda.h"
 #include "fgattn/predict_cuda.h"

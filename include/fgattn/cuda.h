@@ -1,7 +1,7 @@
 #pragma once
 // CUDA attention (builds with CUDA only): plan once, run many. A DevicePlan uploads a validated Plan (CSR plus
-// the longest-first row schedule) once; attention() on it only launches, on the caller's stream, with no host
-// synchronisation, so it can be captured in a CUDA graph.
+// the row schedule of fgattn/row_order.h: head by head, longest rows first) once; attention() on it only launches,
+// on the caller's stream, with no host synchronisation, so it can be captured in a CUDA graph.
 #include <cuda_runtime_api.h>
 
 #include <cstdint>
@@ -18,8 +18,9 @@ class DevicePlan {
   // Validates `plan` (throws fgattn::Error naming the first bad row) and copies it to the current device.
   static DevicePlan upload(const Plan& plan, cudaStream_t stream = nullptr);
   // A view of CSR arrays already on the device (e.g. a predictor's plan copied into framework tensors): nothing is
-  // copied or checked, and the caller keeps the arrays alive and unchanged while the view is used. `order` holds the
-  // rows by descending key count, as upload() makes it. attended_pairs reads -1 (not computed).
+  // copied or checked, and the caller keeps the arrays alive and unchanged while the view is used. `order` is the CTA
+  // schedule, a permutation of the rows (any permutation is correct; schedule_rows() in fgattn/row_order.h is the fast
+  // one, as upload() makes it). attended_pairs reads -1 (not computed).
   static DevicePlan borrow(std::int64_t batch, std::int64_t heads, std::int64_t seq_q, std::int64_t seq_kv, int block_m,
                            std::int64_t nnz, std::int64_t* offsets, std::int32_t* indices, std::int32_t* order);
   DevicePlan(DevicePlan&& other) noexcept;
@@ -34,7 +35,7 @@ class DevicePlan {
   double attended_pairs = 0.0;           // as Plan::attended_pairs()
   std::int64_t* offsets = nullptr;       // device, [rows + 1]
   std::int32_t* indices = nullptr;       // device, [nnz]
-  std::int32_t* order = nullptr;         // device, [rows]: plan rows by descending key count
+  std::int32_t* order = nullptr;         // device, [rows]: the row schedule (fgattn/row_order.h)
 
  private:
   void release() noexcept;

@@ -19,6 +19,7 @@
 #include "fgattn/cuda.h"
 #include "fgattn/error.h"
 #include "fgattn/predict_cuda.h"
+#include "fgattn/row_order.h"
 #endif
 
 #include "message.h"
@@ -70,10 +71,14 @@ class DevicePlanCache {
     // ordered on the device, then run where they are. If the check fails, the host path below names the rule.
     if (offsets.device() == device && indices.device() == device && offsets.is_contiguous() &&
         indices.is_contiguous() && indices.numel() > 0 && csr_is_valid(offsets, indices, sizes.seq_kv)) {
+      // The schedule of DevicePlan::upload (fgattn/row_order.h): head by head (segments of `segment` rows), longest
+      // rows first inside each, ties in row order: one stable sort of segment * (Skv + 1) + (Skv - count).
       const int64_t rows = sizes.rows();
+      const int64_t segment = fgattn::row_order_segment(sizes, fgattn::default_row_order());
       const at::Tensor counts = offsets.narrow(0, 1, rows) - offsets.narrow(0, 0, rows);
-      insert_borrowed(offsets, indices, at::argsort(counts, /*stable=*/true, 0, /*descending=*/true).to(at::kInt),
-                      sizes);
+      const at::Tensor segments = at::arange(rows, counts.options()).div(segment, "floor");
+      const at::Tensor key = segments * (sizes.seq_kv + 1) + (sizes.seq_kv - counts);
+      insert_borrowed(offsets, indices, at::argsort(key, /*stable=*/true, 0, /*descending=*/false).to(at::kInt), sizes);
       return entries_.front().plan;
     }
     // CPU tensors (or a broken CUDA plan): checked and uploaded from the host (CUDA tensors are copied there first),
@@ -87,7 +92,7 @@ class DevicePlanCache {
     return entries_.front().plan;
   }
 
-  // A plan a GPU predictor made, as CUDA tensors (offsets, indices) with `order`, its rows by descending key count:
+  // A plan a GPU predictor made, as CUDA tensors (offsets, indices) with `order`, its row schedule (row_order.h):
   // attention() runs it without a host round trip or a check (a predictor's plans are valid by construction).
   void put(const at::Tensor& offsets, const at::Tensor& indices, const at::Tensor& order, const fgattn::Plan& sizes) {
     const std::lock_guard<std::mutex> lock(mutex_);

@@ -1,4 +1,4 @@
-#include "core/row_order.h"
+#include "fgattn/row_order.h"
 
 #include <algorithm>
 #include <cstdlib>

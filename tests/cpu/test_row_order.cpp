@@ -1,11 +1,11 @@
-// The kernel's row schedule (core/row_order.h): a permutation, head by head, longest rows first and stable.
+// The kernel's row schedule (fgattn/row_order.h): a permutation, head by head, longest rows first and stable.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cstdint>
 #include <vector>
 
-#include "core/row_order.h"
+#include "fgattn/row_order.h"
 #include "fgattn/plan.h"
 
 using namespace fgattn;

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "common/random_inputs.h"
-#include "core/row_order.h"
+#include "fgattn/row_order.h"
 #include "cuda/attention_test_util.h"
 #include "fgattn/error.h"
 #include "fgattn/predict.h"
@@ -69,7 +69,7 @@ TEST(OracleCuda, MatchesTheCpuOracleOnRandomInputs) {
       }
 }
 
-// A device plan's row order: the schedule DevicePlan::upload makes (core/row_order.h: longest first within each
+// A device plan's row order: the schedule DevicePlan::upload makes (fgattn/row_order.h: longest first within each
 // head, equal lengths in row order).
 void expect_longest_first(const DevicePlan& device, const Plan& plan) {
   std::vector<std::int32_t> order(static_cast<std::size_t>(device.rows));

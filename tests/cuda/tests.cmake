@@ -11,6 +11,6 @@ foreach(mode cp_async tma_runs tma_rows tma_groups)
            COMMAND fgattn_gpu_tests --gtest_filter=AllBuilt/AttentionSweep.*:AttentionCuda.*)
   set_tests_properties(gpu_attention_kv_load_${mode} PROPERTIES LABELS gpu ENVIRONMENT FGATTN_KV_LOAD=${mode})
 endforeach()
-# The GPU predictors' device-side row sort and the kernel under the other row schedule (FGATTN_ROW_ORDER, core/row_order.h).
+# The GPU predictors' device-side row sort and the kernel under the other row schedule (FGATTN_ROW_ORDER, fgattn/row_order.h).
 add_test(NAME gpu_row_order_global COMMAND fgattn_gpu_tests --gtest_filter=OracleCuda.*:TopCdfCuda.*:AttentionCuda.*)
 set_tests_properties(gpu_row_order_global PROPERTIES LABELS gpu ENVIRONMENT FGATTN_ROW_ORDER=global)

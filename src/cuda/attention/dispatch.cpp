@@ -1,5 +1,5 @@
 // Host side of the CUDA attention: argument checks (refusals name the argument and what is built), plan upload
-// with its row schedule (core/row_order.h), parameter packing and launch.
+// with its row schedule (fgattn/row_order.h), parameter packing and launch.
 #include "cuda/attention/dispatch.h"
 
 #include <cuda_runtime.h>
@@ -10,7 +10,7 @@
 #include <utility>
 #include <vector>
 
-#include "core/row_order.h"
+#include "fgattn/row_order.h"
 #include "cuda/attention/params.h"
 #include "cuda/common/checks.h"
 #include "fgattn/cuda.h"
@@ -52,7 +52,7 @@ DevicePlan DevicePlan::upload(const Plan& plan, cudaStream_t stream) {
   d.nnz = plan.nnz();
   d.attended_pairs = plan.attended_pairs();
   if (d.rows > (std::int64_t{1} << 31) - 1) throw Error("plan", "more than 2^31 - 1 rows");
-  // The CTA schedule (core/row_order.h): longest rows first within each head, heads in turn.
+  // The CTA schedule (fgattn/row_order.h): longest rows first within each head, heads in turn.
   const std::vector<std::int32_t> order = schedule_rows(plan, default_row_order());
   const auto& off = plan.offsets;
   check_cuda(cudaMalloc(&d.offsets, off.size() * sizeof(std::int64_t)), "plan");

@@ -2,7 +2,8 @@
 // The sm_90a gathered M x 1 attention forward: warp-specialised and persistent.
 // Warpgroup 0 gathers K/V tiles (wgmma_producer.cuh); warpgroups 1.. run wgmma + online softmax
 // (wgmma_consumer.cuh). The grid is as many CTAs as fit the GPU at once; CTA c takes plan rows
-// order[c], order[c + grid], ... of the longest-first order (static LPT-like balance, no atomics), and the
+// order[c], order[c + grid], ... of the row order (fgattn/row_order.h: head by head, longest first; static LPT-like
+// balance, no atomics), and the
 // producer streams tiles across row boundaries, so the next row's first tiles load under this row's epilogue.
 #include <cstdint>
 

@@ -46,7 +46,7 @@ struct AttentionParams {
   std::int64_t o_stride[3]{};
   const std::int64_t* offsets = nullptr;  // plan CSR, [rows + 1]
   const std::int32_t* indices = nullptr;  // [nnz]
-  const std::int32_t* order = nullptr;    // [rows] plan rows, longest first (the CTA schedule)
+  const std::int32_t* order = nullptr;    // [rows] plan rows, head by head, longest first (fgattn/row_order.h)
   bool all_keys = false;  // every row keeps keys 0 .. Skv-1 in row order (offsets, indices and order unused)
   int batch = 0, heads = 0, seq_q = 0, seq_kv = 0, head_dim = 0, block_m = 128;
   std::int64_t rows = 0;  // batch * heads * ceil(seq_q / block_m)

@@ -1,6 +1,6 @@
 // Pass 3 of the GPU predictors: group per-key bits into M x N slices and compact them into the CSR plan.
 // One warp per plan row; counts first, a scan of the counts (CUB) gives the offsets, then the fill; a CUB radix
-// sort of the counts, head by head, gives the row order (core/row_order.h).
+// sort of the counts, head by head, gives the row order (fgattn/row_order.h).
 #include <cub/device/device_segmented_radix_sort.cuh>
 #include <cub/device/device_scan.cuh>
 #include <thrust/iterator/counting_iterator.h>
@@ -120,7 +120,7 @@ cudaError_t sort_rows_by_count(void* scratch, std::size_t& bytes, const std::int
                                std::int64_t rows_per_segment, cudaStream_t stream) {
   int end_bit = 1;  // only the bits a count can use: fewer radix passes
   while (end_bit < 31 && (max_count >> end_bit) != 0) ++end_bit;
-  // Segment s is rows [s * rows_per_segment, (s + 1) * rows_per_segment): one head's rows (core/row_order.h).
+  // Segment s is rows [s * rows_per_segment, (s + 1) * rows_per_segment): one head's rows (fgattn/row_order.h).
   const int segments = static_cast<int>((rows + rows_per_segment - 1) / rows_per_segment);
   const auto bounds = thrust::make_transform_iterator(thrust::make_counting_iterator<std::int64_t>(0),
                                                       SegmentBound{rows_per_segment, rows});

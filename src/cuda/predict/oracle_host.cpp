@@ -8,7 +8,7 @@
 #include <cmath>
 #include <mutex>
 
-#include "core/row_order.h"
+#include "fgattn/row_order.h"
 #include "cuda/attention/params.h"
 #include "cuda/predict/device_workspace.h"
 #include "cuda/predict/predict_host.h"

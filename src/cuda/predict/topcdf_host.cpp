@@ -10,7 +10,7 @@
 #include <utility>
 #include <vector>
 
-#include "core/row_order.h"
+#include "fgattn/row_order.h"
 #include "cuda/predict/device_workspace.h"
 #include "cuda/predict/predict_host.h"
 #include "cuda/predict/topcdf_params.h"

@@ -16,8 +16,8 @@ struct OnlineSoftmax {
   float row_max[2] = {-INFINITY, -INFINITY};  // running max of the scaled base-2 logits
   float row_sum[2] = {0.f, 0.f};              // this thread's partial sum of exp2(logit - max)
 
-  // LazyMax: a row keeps its running max while a tile's max stays within kMaxSlack (base 2) of it: its probabilities then
-  // reach at most 2^kMaxSlack (exact after the final division by the row sum, and bf16 P keeps its relative
+  // LazyMax: a row keeps its running max while a tile's max stays within kMaxSlack (base 2) of it. Its probabilities
+  // then reach at most 2^kMaxSlack (exact after the final division by the row sum, and bf16 P keeps its relative
   // precision), and the output accumulator needs no rescale for that tile (as FlashAttention-4 does).
   static constexpr float kMaxSlack = 8.f;
 

@@ -10,11 +10,11 @@
 #include <utility>
 #include <vector>
 
-#include "fgattn/row_order.h"
 #include "cuda/attention/params.h"
 #include "cuda/common/checks.h"
 #include "fgattn/cuda.h"
 #include "fgattn/error.h"
+#include "fgattn/row_order.h"
 
 namespace fgattn {
 namespace {

@@ -16,7 +16,9 @@ constexpr int kWarpsPerCta = 8;
 // Offset of segment s of the row sort (the last one ends at `rows`).
 struct SegmentBound {
   std::int64_t rows_per_segment, rows;
-  __host__ __device__ std::int64_t operator()(std::int64_t s) const { return s * rows_per_segment < rows ? s * rows_per_segment : rows; }
+  __host__ __device__ std::int64_t operator()(std::int64_t s) const {
+    return s * rows_per_segment < rows ? s * rows_per_segment : rows;
+  }
 };
 
 // Word i of a row: the OR of its partial rows.

@@ -96,10 +96,12 @@ const DevicePlan& OraclePredictor::run(const TensorView& q, const TensorView& k,
   auto* counts_sorted = w.counts_sorted.get<std::int32_t>(static_cast<std::size_t>(rows), "oracle workspace");
   w.out.prepare(shape);
   DevicePlan& plan = w.out.plan;
+  // Sized and run with the same segment (one head), so the CUB scratch fits.
+  const std::int64_t sort_segment = row_order_segment(shape, default_row_order());
   std::size_t scan_bytes = 0, sort_bytes = 0;
   check_cuda(scan_offsets(nullptr, scan_bytes, plan.offsets, rows, stream), "oracle scan");
   check_cuda(sort_rows_by_count(nullptr, sort_bytes, bp.counts, counts_sorted, bp.row_ids, plan.order, rows,
-                                static_cast<int>(k.seq()), row_order_segment(shape, default_row_order()), stream),
+                                static_cast<int>(k.seq()), sort_segment, stream),
              "oracle sort");
   void* cub_scratch = w.cub.get<std::uint8_t>(std::max(scan_bytes, sort_bytes), "oracle workspace");
 
@@ -131,7 +133,7 @@ const DevicePlan& OraclePredictor::run(const TensorView& q, const TensorView& k,
   check_cuda(scan_offsets(cub_scratch, scan_bytes, plan.offsets, rows, stream), "oracle scan");
   check_cuda(launch_plan_fill(bp, stream), "plan_fill");
   check_cuda(sort_rows_by_count(cub_scratch, sort_bytes, bp.counts, counts_sorted, bp.row_ids, plan.order, rows,
-                                static_cast<int>(k.seq()), row_order_segment(shape, default_row_order()), stream),
+                                static_cast<int>(k.seq()), sort_segment, stream),
              "oracle sort");
   return plan;
 }

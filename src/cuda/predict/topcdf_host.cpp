@@ -100,10 +100,12 @@ const DevicePlan& TopCdfPredictor::predict(const TensorView& q, const TensorView
   auto* row_ids = w.row_ids.get<std::int32_t>(static_cast<std::size_t>(rows), "topcdf workspace");
   w.out.prepare(sizes);
   DevicePlan& plan = w.out.plan;
+  // Sized and run with the same segment (one head), so the CUB scratch fits.
+  const std::int64_t sort_segment = row_order_segment(sizes, default_row_order());
   std::size_t scan_bytes = 0, sort_bytes = 0;
   check_cuda(scan_offsets(nullptr, scan_bytes, plan.offsets, rows, stream), "topcdf scan");
   check_cuda(sort_rows_by_count(nullptr, sort_bytes, counts, counts_sorted, row_ids, plan.order, rows,
-                                static_cast<int>(k.seq()), row_order_segment(sizes, default_row_order()), stream),
+                                static_cast<int>(k.seq()), sort_segment, stream),
              "topcdf sort");
   void* cub_scratch = w.cub.get<std::uint8_t>(std::max(scan_bytes, sort_bytes), "topcdf workspace");
 
@@ -138,7 +140,7 @@ const DevicePlan& TopCdfPredictor::predict(const TensorView& q, const TensorView
   fp.seq_kv = static_cast<int>(k.seq()), fp.rows = rows, fp.offsets = plan.offsets, fp.indices = plan.indices;
   check_cuda(launch_pools_to_plan(fp, stream), "topcdf pools_to_plan");
   check_cuda(sort_rows_by_count(cub_scratch, sort_bytes, counts, counts_sorted, row_ids, plan.order, rows,
-                                static_cast<int>(k.seq()), row_order_segment(sizes, default_row_order()), stream),
+                                static_cast<int>(k.seq()), sort_segment, stream),
              "topcdf sort");
   return plan;
 }

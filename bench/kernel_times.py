@@ -10,8 +10,11 @@ import statistics
 import sys
 from collections import defaultdict
 
-# src/cuda/attention/wgmma_config.cuh, enum class KernelMode.
+# src/cuda/attention/kernel_traits.cuh, enum class KernelMode: ncu prints the template argument as its value or its name.
 KERNEL_MODES = {"0": "(attention)", "1": "(no_gather)", "2": "(no_math)", "3": "(scores_only: oracle LSE / bits)"}
+KERNEL_MODES.update({name: KERNEL_MODES[str(i)] for i, name in enumerate(["normal", "no_gather", "no_math", "scores_only"])})
+# The attention kernel template (attention_kernel; attention_wgmma_kernel before the sources were split by role).
+ATTENTION_KERNELS = ("attention_kernel", "attention_wgmma_kernel")
 
 
 def main(path: str, launches_of: str | None = None) -> None:
@@ -25,10 +28,12 @@ def main(path: str, launches_of: str | None = None) -> None:
         if rec.get("Metric Name") != "gpu__time_duration.sum":
             continue
         name = rec["Kernel Name"].replace("(anonymous namespace)::", "").replace("<unnamed>::", "").removeprefix("void ")
-        full = name.split("(")[0]
+        # Drop the parameter list: after the template's last '>' (a template argument may hold parentheses).
+        full = name[: name.rfind(">") + 1] if ">" in name.split("(")[0] else name.split("(")[0]
         name = full.split("<")[0].strip()
-        if name.endswith("attention_wgmma_kernel"):  # one kernel template, several jobs: name its KernelMode
+        if name.endswith(ATTENTION_KERNELS):  # one kernel template, several jobs: name its KernelMode
             mode = full.rstrip("> ").split(",")[-1].strip()
+            mode = mode.split("::")[-1].split(")")[-1].strip()  # KernelMode::scores_only, (fgattn::cuda::KernelMode)3
             name += " " + KERNEL_MODES.get(mode, f"mode {mode}")
         scale = {"ns": 1e-3, "nsecond": 1e-3, "us": 1.0, "usecond": 1.0, "ms": 1e3, "msecond": 1e3, "s": 1e6, "second": 1e6}[rec["Metric Unit"]]
         if name not in durations:

@@ -1,7 +1,7 @@
 // fgattn_bench_diagnose: what bounds the sm_90a kernel, measured. On the Wan 480p shape (bf16, D = 128, M = 128)
 // and plans at 100/25/10 % kept, it times in one run: the real kernel; the producer alone (consumers free each
 // tile as it lands: the gather's ceiling); the consumers alone (producer signals tiles without copying: the
-// wgmma + softmax ceiling); and the real kernel with 64-key tiles and more stages (cuda/attention/diagnostic.h).
+// wgmma + softmax ceiling); and the real kernel with 64-key tiles and more stages (fgattn/cuda_diagnostic.h).
 // Only the real kernel's output is checked (poisoned before, finite after); the diagnostics' outputs mean nothing.
 //   build/cuda/bench/fgattn_bench_diagnose [--out FILE] [--reps N]
 #include <cuda_runtime.h>
@@ -14,9 +14,8 @@
 #include <vector>
 
 #include "bench_common.h"
-#include "cuda/attention/diagnostic.h"
-#include "cuda/attention/dispatch.h"
 #include "fgattn/cuda.h"
+#include "fgattn/cuda_diagnostic.h"
 
 using namespace fgattn;
 using namespace fgattn::bench;
@@ -50,7 +49,6 @@ int main(int argc, char** argv) {
   for (double density : {1.0, 0.25, 0.10}) {
     const Plan plan = density >= 1.0 ? dense_plan(B, H, S, S, M) : random_plan(B, H, S, M, density, 0x1234567ull + M);
     const DevicePlan dplan = DevicePlan::upload(plan);
-    const cuda::AttentionParams params = cuda::checked_params(view(q), view(k), view(v), dplan, view(o), nullptr, {});
     const double flops = 4.0 * static_cast<double>(D) * plan.attended_pairs();
     auto record = [&](const std::string& variant, double ms, std::optional<std::uint64_t> nonfinite) {
       nlohmann::json rec = {{"device", prop.name}, {"date", date}, {"shape", fmt::format("wan480 B{} H{} S{} D{}", B, H, S, D)},
@@ -64,14 +62,14 @@ int main(int argc, char** argv) {
       std::ofstream(out_path) << records.dump(1) << "\n";
     };
     const auto poison = [&] { check(cudaMemsetAsync(o, 0xFF, n * 2), "poison"); };
-    const double real_ms = time_ms(reps, 3, poison, [&] { check(cuda::launch_attention(params, nullptr), "launch"); }).median;
+    const double real_ms = time_ms(reps, 3, poison, [&] { attention(view(q), view(k), view(v), dplan, view(o), nullptr); }).median_ms;
     record("real kernel", real_ms, count_nonfinite(o, n));
-    for (auto d : {cuda::Diagnostic::no_gather, cuda::Diagnostic::no_math, cuda::Diagnostic::tiles64}) {
+    for (auto d : {KernelDiagnostic::no_gather, KernelDiagnostic::no_math, KernelDiagnostic::tiles64}) {
       const double ms =
-          time_ms(reps, 3, poison, [&] { check(cuda::launch_attention_diagnostic(params, d, nullptr), "launch"); }).median;
+          time_ms(reps, 3, poison, [&] { attention_diagnostic(view(q), view(k), view(v), dplan, view(o), d); }).median_ms;
       // 64-key tiles compute the real thing: their output is checked like the real kernel's.
-      record(cuda::diagnostic_name(d), ms,
-             d == cuda::Diagnostic::tiles64 ? std::optional<std::uint64_t>(count_nonfinite(o, n)) : std::nullopt);
+      record(diagnostic_name(d), ms,
+             d == KernelDiagnostic::tiles64 ? std::optional<std::uint64_t>(count_nonfinite(o, n)) : std::nullopt);
     }
   }
   for (auto* ptr : {q, k, v, o}) cudaFree(ptr);

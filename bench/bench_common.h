@@ -1,7 +1,8 @@
 #pragma once
 // Helpers shared by the benchmarks (attention_bench.cpp, attention_diagnose.cpp, generator_plans.cpp,
 // predict_cost.cpp): CUDA error exit, deterministic random bf16 inputs, the non-finite count of a poisoned-then-written
-// output, random M x 1 plans, and CUDA-event timings (median after warm-up, L2 flushed before each launch).
+// output, random M x 1 plans, the kernel choices a run takes from its flags, and CUDA-event timings (the library's
+// fgattn/cuda_timing.h, with the L2 cache flushed before each timed launch).
 #include <cuda_runtime.h>
 #include <fmt/format.h>
 
@@ -13,8 +14,11 @@
 #include <utility>
 #include <vector>
 
+#include "fgattn/attention.h"
+#include "fgattn/cuda_timing.h"
 #include "fgattn/dtype.h"
 #include "fgattn/plan.h"
+#include "fgattn/row_order.h"
 
 namespace fgattn::bench {
 
@@ -90,10 +94,6 @@ inline constexpr const char* kTimingMethod =
     "median of CUDA-event timings on the default stream after warm-up launches; before each timed launch the output "
     "is poisoned (where the bench owns it) and the L2 cache flushed (a memset of twice its size), outside the events";
 
-struct Timing {
-  double median = 0, min = 0, max = 0;
-};
-
 inline L2Flush& l2_flush() {  // one buffer for every timing loop of the process
   static L2Flush flush;
   return flush;
@@ -104,30 +104,51 @@ inline L2Flush& l2_flush() {  // one buffer for every timing loop of the process
 template <typename BeforeEach, typename Launch>
 Timing time_ms(int reps, int warmup, BeforeEach&& before_each, Launch&& launch) {
   L2Flush& flush_l2 = l2_flush();
-  for (int w = 0; w < warmup; ++w) launch();
-  check(cudaDeviceSynchronize(), "warmup");
-  std::vector<float> ms(static_cast<std::size_t>(std::max(reps, 1)));
-  cudaEvent_t e0, e1;
-  check(cudaEventCreate(&e0), "event"), check(cudaEventCreate(&e1), "event");
-  for (auto& m : ms) {
+  auto prepare = [&] {
     before_each();
     flush_l2();
-    check(cudaEventRecord(e0), "event");
-    launch();
-    check(cudaEventRecord(e1), "event");
-    check(cudaEventSynchronize(e1), "time");
-    check(cudaEventElapsedTime(&m, e0, e1), "event");
-  }
-  cudaEventDestroy(e0), cudaEventDestroy(e1);
-  std::sort(ms.begin(), ms.end());
-  return {ms[ms.size() / 2], ms.front(), ms.back()};
+  };
+  Timing t = time_launches(std::max(reps, 1), warmup, prepare, launch);
+  check(cudaDeviceSynchronize(), "timed launches");
+  return t;
 }
 
 // The median of time_ms without a per-launch hook.
 template <typename Launch>
 double median_ms(int reps, int warmup, Launch&& launch) {
-  return time_ms(reps, warmup, [] {}, std::forward<Launch>(launch)).median;
+  return time_ms(reps, warmup, [] {}, std::forward<Launch>(launch)).median_ms;
 }
+
+// The kernel choices of a benchmark run (--kv-load, --row-order), recorded in every record.
+struct KernelChoice {
+  KvLoad kv_load = KvLoad::tma_runs;
+  RowOrder row_order = RowOrder::longest_first_per_head;
+
+  // Takes argv[i] (and its value) when it is one of the flags; false otherwise.
+  bool parse(int argc, char** argv, int& i) {
+    const std::string a = argv[i];
+    if (i + 1 >= argc || (a != "--kv-load" && a != "--row-order")) return false;
+    const std::string value = argv[++i];
+    if (a == "--kv-load" && (value == "tma_runs" || value == "cp_async"))
+      kv_load = value == "tma_runs" ? KvLoad::tma_runs : KvLoad::cp_async;
+    else if (a == "--row-order" && (value == "per_head" || value == "global"))
+      row_order = value == "per_head" ? RowOrder::longest_first_per_head : RowOrder::longest_first_global;
+    else {
+      fmt::print(stderr, "{} {}: expected --kv-load tma_runs|cp_async or --row-order per_head|global\n", a, value);
+      std::exit(2);
+    }
+    return true;
+  }
+  AttentionOptions options() const {
+    AttentionOptions o;
+    o.kv_load = kv_load;
+    return o;
+  }
+  std::string backend() const {
+    return kv_load == KvLoad::tma_runs ? "fgattn (sm90a wgmma warp-specialised, K/V runs by TMA, others by cp.async)"
+                                       : "fgattn (sm90a wgmma warp-specialised, K/V by cp.async)";
+  }
+};
 
 inline std::string utc_now() {
   char date[32];

@@ -8,8 +8,6 @@
 #include <cstdint>
 
 #include "bench_common.h"
-#include "fgattn/row_order.h"
-#include "cuda/attention/params.h"
 #include "fgattn/cuda.h"
 #include "fgattn/predict_cuda.h"
 #include "fgattn/workload.h"
@@ -35,7 +33,8 @@ struct DeviceCopy {
 }  // namespace
 
 nlohmann::json generator_plan_records(const std::string& preset_name, const std::vector<double>& densities, int block_m,
-                                      int reps, const std::string& device_name, const std::string& date) {
+                                      int reps, const KernelChoice& choice, const std::string& device_name,
+                                      const std::string& date) {
   const WorkloadSpec spec = preset(preset_name);
   const Qkv host = generate_workload(spec, DType::bf16);
   const DeviceCopy q(host.q), k(host.k), v(host.v), o(host.q);
@@ -48,6 +47,7 @@ nlohmann::json generator_plan_records(const std::string& preset_name, const std:
     OracleOptions options;
     options.block_m = block_m;
     options.tau = tau_times_skv / skv;
+    options.row_order = choice.row_order;
     oracle.predict(qv, kv, options);
     return oracle.finish();
   };
@@ -67,15 +67,15 @@ nlohmann::json generator_plan_records(const std::string& preset_name, const std:
     const double kept = kept_fraction(plan);
     const double ms = time_ms(
         reps, 3, [&] { check(cudaMemsetAsync(o.ptr, 0xFF, static_cast<std::size_t>(n) * 2), "poison"); },
-        [&] { attention(qv, kv, vv, plan, ov, nullptr); }).median;
+        [&] { attention(qv, kv, vv, plan, ov, nullptr, choice.options()); }).median_ms;
     const std::uint64_t bad = count_nonfinite(static_cast<const std::uint16_t*>(o.ptr), n);
     const double flops = 4.0 * static_cast<double>(shape[3]) * plan.attended_pairs;
     nlohmann::json rec = {
         {"device", device_name}, {"date", date},
         {"shape", fmt::format("{} B{} H{} S{} D{}", preset_name.substr(0, preset_name.size() - 1), shape[0], shape[2],
                               shape[1], shape[3])},
-        {"backend", fmt::format("fgattn ({})", cuda::kernel_name())}, {"granularity", fmt::format("{}x1 (generator)", block_m)},
-        {"density", kept}, {"target_density", target}, {"ms", ms}, {"reps", reps}, {"timing", kTimingMethod}, {"row_order", row_order_name(default_row_order())},
+        {"backend", choice.backend()}, {"granularity", fmt::format("{}x1 (generator)", block_m)},
+        {"density", kept}, {"target_density", target}, {"ms", ms}, {"reps", reps}, {"timing", kTimingMethod}, {"row_order", row_order_name(choice.row_order)},
         {"tflops_attended", flops / (ms * 1e-3) / 1e12}, {"nonfinite_outputs", bad}, {"dtype", "bf16"},
         {"plan_source", fmt::format("oracle (max_q P > tau) on the video-like generator's q/k, preset {}", preset_name)},
         {"tau_times_skv", best_factor}, {"flops_counted", "attended: 4*D*kept (query,key) pairs (QK^T + PV)"}};

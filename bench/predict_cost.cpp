@@ -20,6 +20,7 @@
 
 #include "bench_common.h"
 #include "fgattn/cuda.h"
+#include "fgattn/cuda_timing.h"
 #include "fgattn/predict_cuda.h"
 #include "fgattn/workload.h"
 
@@ -29,10 +30,7 @@ void check(cudaError_t e, const char* what) {
   if (e != cudaSuccess) throw std::runtime_error(fmt::format("{}: {}", what, cudaGetErrorString(e)));
 }
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
+double median(std::vector<double> v) { return fgattn::summarize(std::move(v)).median_ms; }
 
 struct Device {
   void* ptr = nullptr;
@@ -80,24 +78,15 @@ int main(int argc, char** argv) try {
   constexpr int kDenseReps = 10;
   const double dense_median = fgattn::bench::time_ms(
       kDenseReps, 2, [&] { check(cudaMemsetAsync(o.ptr, 0xFF, host.q.bytes.size()), "poison"); },
-      [&] { fgattn::attention(qv, kv, vv, dense, ov, nullptr); }).median;
+      [&] { fgattn::attention(qv, kv, vv, dense, ov, nullptr); }).median_ms;
 
   // One timed launch of `launch` on the default stream: L2 flushed before, CUDA events around it.
-  cudaEvent_t start, stop;
-  check(cudaEventCreate(&start), "event");
-  check(cudaEventCreate(&stop), "event");
-  auto elapsed_ms = [&] {  // waits for `stop`, then the time from `start` to it
-    check(cudaEventSynchronize(stop), "sync");
-    float ms = 0;
-    check(cudaEventElapsedTime(&ms, start, stop), "event");
-    return static_cast<double>(ms);
-  };
+  fgattn::EventTimer timer;
   auto time_once = [&](auto&& launch) {
     fgattn::bench::l2_flush()();
-    check(cudaEventRecord(start), "event");
+    timer.start();
     launch();
-    check(cudaEventRecord(stop), "event");
-    return elapsed_ms();
+    return timer.milliseconds();
   };
   // Dense attention's time depends on what ran before it (clocks under the power limit: 9.2-10.7 ms at wan480p
   // within one run), so every predictor is paired with dense launches interleaved with its own: one before each of
@@ -208,10 +197,9 @@ int main(int argc, char** argv) try {
     // ahead of the GPU: the events then time the GPU's work alone, without the host's enqueue of ~8 launches.
     fgattn::bench::l2_flush()();
     predictor.predict(qv, kv, topcdf);
-    check(cudaEventRecord(start), "event");
+    timer.start();
     predictor.predict(qv, kv, topcdf);
-    check(cudaEventRecord(stop), "event");
-    queued_ms.push_back(elapsed_ms());
+    queued_ms.push_back(timer.milliseconds());
     attention_ms.push_back(time_once([&] { fgattn::attention(qv, kv, vv, predictor.plan(), ov, nullptr); }));
   }
   // The same prediction replayed from a CUDA graph (as pipelines under CUDA graphs run it): the launches go
@@ -228,13 +216,13 @@ int main(int argc, char** argv) try {
     check(cudaGraphInstantiate(&exec, graph, 0), "graph");
     check(cudaGraphLaunch(exec, stream), "graph");  // warm-up
     check(cudaStreamSynchronize(stream), "graph");
+    fgattn::EventTimer graph_timer(stream);
     for (int rep = 0; rep < 11; ++rep) {
       fgattn::bench::l2_flush()();
       check(cudaDeviceSynchronize(), "flush");
-      check(cudaEventRecord(start, stream), "event");
+      graph_timer.start();
       check(cudaGraphLaunch(exec, stream), "graph");
-      check(cudaEventRecord(stop, stream), "event");
-      graph_ms.push_back(elapsed_ms());
+      graph_ms.push_back(graph_timer.milliseconds());
     }
     cudaGraphExecDestroy(exec), cudaGraphDestroy(graph), cudaStreamDestroy(stream);
   } catch (const std::exception& e) {
@@ -278,7 +266,6 @@ int main(int argc, char** argv) try {
   host_extra.update({{"output", "host"}, {"timing", "wall clock of topcdf_plan_cuda, download and validation included"}});
   record("predict/topcdf", median(host_ms), topcdf_dense_ms, topcdf_density, host_extra);
 
-  cudaEventDestroy(start), cudaEventDestroy(stop);
   const std::string text = records.dump(2) + "\n";
   if (out_path.empty()) std::cout << text;
   else std::ofstream(out_path) << text;

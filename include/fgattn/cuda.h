@@ -8,6 +8,7 @@
 
 #include "fgattn/attention.h"
 #include "fgattn/plan.h"
+#include "fgattn/row_order.h"
 #include "fgattn/tensor.h"
 
 namespace fgattn {
@@ -15,8 +16,10 @@ namespace fgattn {
 class DevicePlan {
  public:
   DevicePlan() = default;
-  // Validates `plan` (throws fgattn::Error naming the first bad row) and copies it to the current device.
-  static DevicePlan upload(const Plan& plan, cudaStream_t stream = nullptr);
+  // Validates `plan` (throws fgattn::Error naming the first bad row) and copies it to the current device with the
+  // CTAs' row schedule in `row_order` (fgattn/row_order.h; the default is the fastest measured).
+  static DevicePlan upload(const Plan& plan, cudaStream_t stream = nullptr,
+                           RowOrder row_order = RowOrder::longest_first_per_head);
   // A view of CSR arrays already on the device (e.g. a predictor's plan copied into framework tensors): nothing is
   // copied or checked, and the caller keeps the arrays alive and unchanged while the view is used. `order` is the CTA
   // schedule, a permutation of the rows (any permutation is correct; schedule_rows() in fgattn/row_order.h is the fast

@@ -30,7 +30,7 @@ struct FrontierOptions {
   std::vector<double> tau_factors = default_tau_factors();
   std::vector<double> target_errors = {0.005, 0.01, 0.02, 0.05};  // summary: cost each series needs (rel. L2)
   double max_error = 0.5;        // a series stops raising tau after its first point above this relative L2 error
-  std::int64_t text_tokens = 0;  // leading text tokens, kept by every plan (DESIGN.md); 0: none
+  std::int64_t text_tokens = 0;  // leading text tokens, kept by every plan (docs/design.md); 0: none
   int num_threads = 0;           // CPU work (reference attention, scores): 0 = all cores
   int warmup = 2, reps = 10;     // GPU timing: launches discarded, then timed (median reported)
   std::function<void(const std::string& stage, double fraction)> progress;  // optional

@@ -7,7 +7,7 @@
 #include "cpu/reference_attention.h"
 #include "fgattn/error.h"
 #ifdef FGATTN_WITH_CUDA
-#include "cuda/attention/dispatch.h"
+#include "cuda/host/dispatch.h"
 #endif
 
 namespace fgattn {
@@ -25,6 +25,14 @@ void check_view(const TensorView& t, const char* name) {
 }
 
 }  // namespace
+
+const char* kv_load_name(KvLoad load) {
+  switch (load) {
+    case KvLoad::tma_runs: return "tma_runs";
+    case KvLoad::cp_async: return "cp_async";
+  }
+  throw Error("kv_load", fmt::format("unknown value {}", static_cast<int>(load)));
+}
 
 void validate_attention_args(const TensorView& q, const TensorView& k, const TensorView& v, const Plan& plan,
                              const TensorView& out) {
@@ -54,7 +62,7 @@ void attention(const TensorView& q, const TensorView& k, const TensorView& v, co
   if (!std::isfinite(scale)) throw Error("scale", "must be finite");
   if (q.device == Device::cuda) {
 #ifdef FGATTN_WITH_CUDA
-    cuda::attention_with_host_plan(q, k, v, plan, out, lse, scale);
+    cuda::attention_with_host_plan(q, k, v, plan, out, lse, scale, options.kv_load);
     return;
 #else
     throw Error("q", "is a CUDA tensor, but this fgattn build has no CUDA kernels (rebuild with nvcc)");

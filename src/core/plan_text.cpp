@@ -1,4 +1,4 @@
-// The text-token rule of DESIGN.md as a plan transform: text keys in every row, text query blocks dense.
+// The text-token rule of docs/design.md as a plan transform: text keys in every row, text query blocks dense.
 #include <fmt/format.h>
 
 #include <algorithm>

@@ -1,6 +1,6 @@
 #pragma once
 // Helpers of the GPU attention tests: device copies, the low-precision reference (ref_lo: fp32 math with P
-// rounded to the kernel dtype, as the kernel does) and the derived tolerance of STYLE.md item 8.
+// rounded to the kernel dtype, as the kernel does) and the derived tolerance of docs/style.md.
 #include <cuda_runtime.h>
 #include <gtest/gtest.h>
 

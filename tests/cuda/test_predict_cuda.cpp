@@ -69,12 +69,13 @@ TEST(OracleCuda, MatchesTheCpuOracleOnRandomInputs) {
       }
 }
 
-// A device plan's row order: the schedule DevicePlan::upload makes (fgattn/row_order.h: longest first within each
-// head, equal lengths in row order).
-void expect_longest_first(const DevicePlan& device, const Plan& plan) {
+// A device plan's row order: the schedule DevicePlan::upload makes (fgattn/row_order.h: by default longest first
+// within each head, equal lengths in row order).
+void expect_longest_first(const DevicePlan& device, const Plan& plan,
+                          RowOrder row_order = RowOrder::longest_first_per_head) {
   std::vector<std::int32_t> order(static_cast<std::size_t>(device.rows));
   ASSERT_EQ(cudaMemcpy(order.data(), device.order, order.size() * sizeof(std::int32_t), cudaMemcpyDeviceToHost), cudaSuccess);
-  EXPECT_EQ(order, schedule_rows(plan, default_row_order()));
+  EXPECT_EQ(order, schedule_rows(plan, row_order));
 }
 
 // Keys in one plan and not the other, over all rows.
@@ -200,6 +201,8 @@ TEST(TopCdfCuda, DevicePlanIsCompleteAndReusable) {
     TopCdfOptions options;
     options.tau = 0.8;
     options.sim_threshold = 0.05;
+    // The device sort in both row orders (the default, and the global one for comparisons).
+    options.row_order = Skv == 333 ? RowOrder::longest_first_global : RowOrder::longest_first_per_head;
     cudaStream_t stream{};
     ASSERT_EQ(cudaStreamCreate(&stream), cudaSuccess);
     const DevicePlan& device = predictor.predict(dq.view(q), dk.view(k), options, stream);
@@ -210,7 +213,7 @@ TEST(TopCdfCuda, DevicePlanIsCompleteAndReusable) {
     EXPECT_EQ(device.rows, plan.rows());
     expect_topcdf_close(plan, topcdf_plan(q.view(), k.view(), options).plan, options);
 
-    expect_longest_first(device, plan);
+    expect_longest_first(device, plan, options.row_order);
     ASSERT_EQ(cudaStreamDestroy(stream), cudaSuccess);
   }
   EXPECT_GT(predictor.workspace_bytes(), 0u);
@@ -249,6 +252,7 @@ TEST(OracleCuda, DevicePlanIsCompleteAndReusable) {
       OracleOptions options;
       options.block_m = 64;
       options.block_n = block_n;
+      options.row_order = block_n == 1 ? RowOrder::longest_first_global : RowOrder::longest_first_per_head;
       const DevicePlan& device = predictor.predict(dq.view(q), dk.view(k), options);
       EXPECT_EQ(device.nnz, -1) << "nnz is not known before finish()";
       const Plan plan = predictor.download();
@@ -258,7 +262,7 @@ TEST(OracleCuda, DevicePlanIsCompleteAndReusable) {
       EXPECT_DOUBLE_EQ(predictor.tau(), tau);
       const SliceScores scores = compute_slice_scores(q.view(), k.view(), 64);
       expect_plans_match(plan, plan_from_scores(scores, tau, block_n), scores, tau, block_n);
-      expect_longest_first(device, plan);
+      expect_longest_first(device, plan, options.row_order);
     }
 }
 

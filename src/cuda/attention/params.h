@@ -1,5 +1,6 @@
 #pragma once
-// Plain parameters of the sparse attention forward (DESIGN.md layer 1: raw pointers, int64 strides, sizes).
+// Plain parameters of the sparse attention forward (docs/design.md, layer 1: raw pointers, int64 strides,
+// sizes).
 // The kernel runs one (batch, head, query block) plan row per CTA, gathering that row's kept K/V rows.
 #include <cuda.h>  // CUtensorMap (the type only: maps are encoded through the runtime's driver entry point)
 #include <cuda_runtime.h>
@@ -10,17 +11,12 @@ namespace fgattn::cuda {
 
 enum class AttnElement : int { bf16 = 0, f16 = 1 };
 
-// How the sm_90a producer loads K/V tiles (scripts/gpu-check's kvab stage benches them side by side).
+// How the sm_90a producer loads K/V tiles (the public fgattn::KvLoad of AttentionOptions, mapped by the host).
 enum class KvLoad : int {
   cp_async = 0,  // every tile gathered by the producer's 128 threads with 16-byte cp.async
   tma_runs = 1,  // a tile whose keys are one contiguous run (every tile of a dense plan): one TMA load per 64-column
                  // panel; other tiles as cp_async
-  tma_rows = 2,  // as tma_runs, and other tiles one TMA load per kept row and panel (the per-row TMA gather)
-  tma_groups = 3,  // as tma_runs, and in other tiles each aligned group of 8 slots holding 8 consecutive keys by one
-                   // TMA load per panel, the rest by cp_async
 };
-// tma_runs is the default; tma_rows (0.5x of cp.async on gathered tiles) and tma_groups (0.55-0.8x) measured slower
-// and stay opt-in for experiments (bench/results/step7-tma-runs/kv_load, step8-kv-load-ab).
 
 // What the S-only kernel mode (KernelMode::scores_only) writes: the row LSE over every key (AttentionParams::lse),
 // or the oracle's bits from a given LSE (GPU oracle, src/cuda/predict/oracle_host.cpp).
@@ -52,27 +48,21 @@ struct AttentionParams {
   std::int64_t rows = 0;  // batch * heads * ceil(seq_q / block_m)
   float scale_log2 = 0.f;  // softmax scale * log2(e)
   AttnElement element = AttnElement::bf16;
-  KvLoad kv_load = KvLoad::cp_async;  // launch_wgmma encodes the maps below, or falls back to cp_async
-  // TMA descriptors (tma_maps.h) of K and V as (D, Skv, H, B) tensors, 128-byte swizzle: whole tiles, single rows
-  // (tma_rows) and 8-row groups (tma_groups).
-  CUtensorMap k_tile_map{}, v_tile_map{}, k_row_map{}, v_row_map{}, k_group_map{}, v_group_map{};
+  KvLoad kv_load = KvLoad::cp_async;  // launch_kernel (host/launch.cuh) encodes the maps below, or falls back to cp_async
+  // TMA descriptors (host/tma_maps.h) of K and V as (D, Skv, H, B) tensors, 128-byte swizzle, whole tiles.
+  CUtensorMap k_tile_map{}, v_tile_map{};
   // KernelMode::scores_only (no V, no O): which output, and the oracle's inputs and bits.
   ScoresOutput scores = ScoresOutput::row_lse;
   OracleBitsOutput oracle{};
 };
 
-// The producer's load mode when the caller does not pick one: FGATTN_KV_LOAD=cp_async|tma_runs|tma_rows|tma_groups,
-// else the fastest measured (bench/results/NOTES.md).
-KvLoad default_kv_load();
-
 // Head dims and query-block sizes the kernels are built for (the host refuses anything else before launch).
 inline constexpr int kBuiltHeadDims[] = {64, 128};
 inline constexpr int kBuiltBlockM[] = {64, 128};
 
+// The launches (host/launch_attention.cu, host/launch_scores.cu). S = Q K^T only over every key (all_keys): the row
+// LSE or the oracle bits (p.scores).
 cudaError_t launch_attention(const AttentionParams& p, cudaStream_t stream);
-// S = Q K^T only over every key (all_keys): the row LSE or the oracle bits (p.scores; launch_scores.cu).
 cudaError_t launch_scores(const AttentionParams& p, cudaStream_t stream);
-// Which kernel launch_attention runs (FGATTN_KERNEL=sm80 picks the mma.sync one) and how it loads K/V.
-const char* kernel_name();
 
 }  // namespace fgattn::cuda

@@ -1,5 +1,5 @@
 #pragma once
-// Plain parameter structs and launchers of the GPU oracle predictor (framework-free; DESIGN.md layer 1).
+// Plain parameter structs and launchers of the GPU oracle predictor (framework-free; docs/design.md, layer 1).
 // Passes 1 and 2 (the row LSE, then for each (query block, key) whether max over the block's queries of
 // P[q, key] > tau, as a bitmask [rows][ceil(Skv / 64)]) are the attention kernel's S-only mode
 // (src/cuda/attention/wgmma_scores.cuh, launch_scores): S x S probabilities are never written.
@@ -22,8 +22,6 @@ struct BitsToPlanParams {
   int block_n = 1;                 // 1..64 dividing 64, or a multiple of 64
   std::int64_t* offsets = nullptr;  // rows + 1
   std::int32_t* indices = nullptr;  // capacity: rows * seq_kv (or use count-only first)
-  std::int32_t* counts = nullptr;   // optional (rows): the counts again, the keys of the row sort
-  std::int32_t* row_ids = nullptr;  // optional (rows): 0..rows-1, the values of the row sort
   // The text-token rule (with_text_tokens, plan.h) applied after grouping: keys [0, text_tokens) in every row, and
   // every key in a row whose query block (row % query_blocks) starts before text_tokens. 0 = none.
   int text_tokens = 0;
@@ -36,14 +34,8 @@ struct BitsToPlanParams {
 cudaError_t launch_plan_counts(const BitsToPlanParams& p, cudaStream_t stream);
 cudaError_t launch_plan_fill(const BitsToPlanParams& p, cudaStream_t stream);
 
-// CUB steps on caller-owned scratch (size it with scratch == nullptr: the call only writes `bytes`).
-// Inclusive scan of offsets[1..rows] in place (offsets[0] = 0 already): counts -> CSR offsets.
+// CUB inclusive scan of offsets[1..rows] in place (offsets[0] = 0 already): counts -> CSR offsets, on caller-owned
+// scratch (size it with scratch == nullptr: the call only writes `bytes`).
 cudaError_t scan_offsets(void* scratch, std::size_t& bytes, std::int64_t* offsets, std::int64_t rows, cudaStream_t stream);
-// Stable sort of row_ids by descending counts into order, segment by segment of `rows_per_segment` rows
-// (counts_out: scratch of the same size as counts): the attention kernel's schedule, as DevicePlan::upload makes it
-// (row_order_segment gives the segment).
-cudaError_t sort_rows_by_count(void* scratch, std::size_t& bytes, const std::int32_t* counts, std::int32_t* counts_out,
-                               const std::int32_t* row_ids, std::int32_t* order, std::int64_t rows, int max_count,
-                               std::int64_t rows_per_segment, cudaStream_t stream);
 
 }  // namespace fgattn::cuda

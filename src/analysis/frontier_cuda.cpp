@@ -13,6 +13,7 @@
 #include "analysis/frontier_error.h"
 #include "fgattn/attention.h"
 #include "fgattn/cuda.h"
+#include "fgattn/cuda_timing.h"
 #include "fgattn/error.h"
 #include "fgattn/frontier.h"
 #include "fgattn/predict_cuda.h"
@@ -78,29 +79,12 @@ struct DeviceQkv {
   TensorView ov() const { return on_device(host_q, out.ptr); }
 };
 
-double median(std::vector<float> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
-
 // Median kernel time of one plan; leaves the plan's output in qkv.out, checked finite (it was poisoned with NaN).
 double time_plan(const DeviceQkv& qkv, const DevicePlan& plan, const FrontierOptions& options) {
   check(cudaMemset(qkv.out.ptr, 0xFF, qkv.host_q.bytes.size()), "poison output");
-  for (int w = 0; w < options.warmup; ++w) attention(qkv.qv(), qkv.kv(), qkv.vv(), plan, qkv.ov(), nullptr);
-  cudaEvent_t start, stop;
-  check(cudaEventCreate(&start), "event");
-  check(cudaEventCreate(&stop), "event");
-  std::vector<float> ms(static_cast<std::size_t>(options.reps));
-  for (auto& m : ms) {
-    check(cudaEventRecord(start), "event");
-    attention(qkv.qv(), qkv.kv(), qkv.vv(), plan, qkv.ov(), nullptr);
-    check(cudaEventRecord(stop), "event");
-    check(cudaEventSynchronize(stop), "kernel");
-    check(cudaEventElapsedTime(&m, start, stop), "event");
-  }
-  cudaEventDestroy(start);
-  cudaEventDestroy(stop);
-  return median(ms);
+  return time_launches(options.reps, options.warmup, [] {},
+                       [&] { attention(qkv.qv(), qkv.kv(), qkv.vv(), plan, qkv.ov(), nullptr); })
+      .median_ms;
 }
 
 std::vector<float> download_output(const DeviceQkv& qkv) {

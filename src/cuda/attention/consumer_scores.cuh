@@ -13,11 +13,12 @@
 #include <cmath>
 #include <cstdint>
 
+#include "cuda/attention/consumer.cuh"  // ConsumerTurns, QkOperands, Q loads: shared with the attention consumer
+#include "cuda/attention/kernel_traits.cuh"
 #include "cuda/attention/params.h"
+#include "cuda/attention/pipeline.cuh"
 #include "cuda/attention/softmax.cuh"
-#include "cuda/attention/wgmma_config.cuh"
-#include "cuda/attention/wgmma_consumer.cuh"
-#include "cuda/attention/wgmma_producer.cuh"
+#include "cuda/attention/tile_scheduler.cuh"
 #include "cuda/common/sm90.cuh"
 
 namespace fgattn::cuda {
@@ -76,7 +77,7 @@ __device__ void consume_scores(const AttentionParams& p, std::uint32_t smem_addr
 
   // The row-LSE pass issues without taking turns: each warpgroup's two S buffers already overlap its own softmax
   // with the tensor cores, and ncu put a third of the consumers' time in the issue block (turn barrier, HGMMA wait);
-  // dropping the turns there made the pass 4-6 % faster (bench/results/predict/lse-pass-experiments/).
+  // dropping the turns there made the pass 4-6 % faster (docs/performance.md).
   const bool take_turns = bits;
   if (take_turns) turns.start();
   prefetch_q<Cfg>(p, q_smem, blockIdx.x, consumer, thread);

@@ -7,29 +7,34 @@
 #include <cstdint>
 
 #include "cuda/attention/epilogue.cuh"
+#include "cuda/attention/kernel_traits.cuh"
+#include "cuda/attention/named_barriers.cuh"
 #include "cuda/attention/params.h"
+#include "cuda/attention/pipeline.cuh"
 #include "cuda/attention/softmax.cuh"
-#include "cuda/attention/wgmma_config.cuh"
-#include "cuda/attention/wgmma_producer.cuh"
+#include "cuda/attention/tile_scheduler.cuh"
 #include "cuda/common/ptx.cuh"
 #include "cuda/common/sm90.cuh"
 
 namespace fgattn::cuda {
 
-// Named barrier ids: 1, 2 = "consumer 0 / 1 may issue"; 3, 4 = consumer 0 / 1's own warpgroup; 5 = the producer.
+// Two consumers take turns issuing wgmma (named_barriers.cuh): each waits for its own "may issue" barrier and, once
+// its MMAs are issued, arrives on the other's. A lone consumer never waits.
 template <typename Cfg>
 struct ConsumerTurns {
   int self;
   __device__ __forceinline__ void start() const {
-    if (Cfg::kConsumers == 2 && self == 1) sm90::named_arrive(1, 256);  // consumer 0 goes first
+    if (Cfg::kConsumers == 2 && self == 1) named_arrive(NamedBarrier::consumer0_may_issue, 256);  // consumer 0 first
   }
   __device__ __forceinline__ void wait_turn() const {
-    if (Cfg::kConsumers == 2) sm90::named_sync(1 + self, 256);
+    if (Cfg::kConsumers == 2) named_sync(of_consumer(NamedBarrier::consumer0_may_issue, self), 256);
   }
   __device__ __forceinline__ void pass_turn() const {
-    if (Cfg::kConsumers == 2) sm90::named_arrive(2 - self, 256);
+    if (Cfg::kConsumers == 2) named_arrive(of_consumer(NamedBarrier::consumer0_may_issue, 1 - self), 256);
   }
-  __device__ __forceinline__ void sync_warpgroup() const { sm90::named_sync(3 + self, 128); }
+  __device__ __forceinline__ void sync_warpgroup() const {
+    named_sync(of_consumer(NamedBarrier::consumer0_warpgroup, self), 128);
+  }
 };
 
 // Q rows [q0, q0 + 64) of (b, h) into this consumer's panel-layout Q tile; rows past Sq are zero.
@@ -229,7 +234,7 @@ __device__ void consume(const AttentionParams& p, std::uint32_t smem_addr, const
     tile_seq += num_tiles;
     float row_sum[2];
     softmax.finish(row_sum);
-    store_output_direct<T, D>(p, o, softmax.row_max, row_sum, r.b, r.h, q0 + 16 * warp);
+    store_output<T, D>(p, o, softmax.row_max, row_sum, r.b, r.h, q0 + 16 * warp);
   }
 }
 

@@ -1,13 +1,10 @@
 // Host encoding of the producer's TMA descriptors (tma_maps.h) through the runtime's driver entry point, so the
-// library links libcudart only. Encoding is CPU work (no device call): it runs on every launch of a TMA mode.
-#include "cuda/attention/tma_maps.h"
+// library links libcudart only. Encoding is CPU work (no device call): it runs on every tma_runs launch.
+#include "cuda/host/tma_maps.h"
 
 #include <cudaTypedefs.h>  // PFN_cuTensorMapEncodeTiled
 
 #include <cstdint>
-#include <cstdlib>
-#include <cstring>
-#include <utility>
 
 namespace fgattn::cuda {
 namespace {
@@ -48,31 +45,8 @@ bool encode(CUtensorMap& map, const void* base, const std::int64_t (&stride)[3],
 }  // namespace
 
 bool encode_kv_maps(AttentionParams& p, int block_n) {
-  // Every TMA mode loads whole runs; only its own mode reads the row or the group maps (encoding runs per launch).
-  auto pair = [&p](CUtensorMap& k_map, CUtensorMap& v_map, int rows) {
-    return encode(k_map, p.k, p.k_stride, p, static_cast<std::uint32_t>(rows)) &&
-           encode(v_map, p.v, p.v_stride, p, static_cast<std::uint32_t>(rows));
-  };
-  if (!pair(p.k_tile_map, p.v_tile_map, block_n)) return false;
-  if (p.kv_load == KvLoad::tma_rows) return pair(p.k_row_map, p.v_row_map, 1);
-  if (p.kv_load == KvLoad::tma_groups) return pair(p.k_group_map, p.v_group_map, kTmaGroupRows);
-  return true;
-}
-
-KvLoad default_kv_load() {
-  static const KvLoad mode = [] {
-    constexpr std::pair<const char*, KvLoad> kNames[] = {{"cp_async", KvLoad::cp_async},
-                                                         {"tma_runs", KvLoad::tma_runs},
-                                                         {"tma_rows", KvLoad::tma_rows},
-                                                         {"tma_groups", KvLoad::tma_groups}};
-    if (const char* env = std::getenv("FGATTN_KV_LOAD"))
-      for (const auto& [name, load] : kNames)
-        if (std::strcmp(env, name) == 0) return load;
-    // tma_runs measured fastest (bench/results/step8-kv-load-ab): per-row TMA and 8-key-group TMA both slow the
-    // gathered tiles down (the producer's extra work per pass sits on the critical path).
-    return KvLoad::tma_runs;
-  }();
-  return mode;
+  const auto rows = static_cast<std::uint32_t>(block_n);
+  return encode(p.k_tile_map, p.k, p.k_stride, p, rows) && encode(p.v_tile_map, p.v, p.v_stride, p, rows);
 }
 
 }  // namespace fgattn::cuda

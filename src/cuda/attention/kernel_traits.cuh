@@ -1,5 +1,6 @@
 #pragma once
-// Shape of the warp-specialised (sm_90a) gather kernel, shared by host and device.
+// Traits of the warp-specialised sm_90a kernel: tile shapes, pipeline depth, shared-memory layout and register
+// split, as compile-time constants that the host (launch.cuh) and the device code both read.
 // A CTA is one producer warpgroup (gathers K/V rows with cp.async into a ring of stages) and `Consumers`
 // warpgroups of 64 query rows each (wgmma). One plan row (block_m = 64 * Consumers queries) is one work item;
 // its consumers share every gathered tile, so a 128-query row costs half the K/V bytes per FLOP of a 64-query one.
@@ -8,14 +9,14 @@
 
 namespace fgattn::cuda {
 
-// What a kernel instantiation does: the real thing, or one half of it for diagnostics (launch_diagnostic.cu):
+// What a kernel instantiation does: the real thing, or one half of it for diagnostics (host/launch_diagnostic.cu):
 // no_gather = the producer signals tiles without copying (the consumers' ceiling), no_math = the consumers only
-// wait for and free tiles (the gather's ceiling); or scores_only, S = Q K^T without V (wgmma_scores.cuh: the GPU
+// wait for and free tiles (the gather's ceiling); or scores_only, S = Q K^T without V (consumer_scores.cuh: the GPU
 // oracle's row LSE and bits).
 enum class KernelMode { normal, no_gather, no_math, scores_only };
 
 template <int HeadDim, int BlockM, int BlockN = 0>  // BlockN = 0: the default tile (below)
-struct WgmmaConfig {
+struct KernelTraits {
   static constexpr int kHeadDim = HeadDim;
   static constexpr int kBlockM = BlockM;
   static constexpr int kConsumers = BlockM / 64;
@@ -45,11 +46,9 @@ struct WgmmaConfig {
   static constexpr int kVOffset = kKOffset + kStages * kKvTileBytes;
   static constexpr int kBarrierOffset = kVOffset + kStages * kKvTileBytes;
   static constexpr int kBarriers = 4 * kStages;  // K full, V full, K empty, V empty
-  // Two tiles of key indices, then two tiles' group bits (wgmma_producer.cuh, group_run_words).
+  // Two tiles of key indices (producer.cuh: a tile's keys are read one tile ahead).
   static constexpr int kKeyBufferOffset = kBarrierOffset + kBarriers * 8;
-  static constexpr int kSmemBytes = kKeyBufferOffset + 2 * kBlockN * 4 + 2 * (kBlockN / 32) * 4 + 1024;  // + slack
-  // For the shared epilogue (epilogue.cuh): rows per warp and the staging stride.
-  static constexpr int kRowsPerWarp = 16;
+  static constexpr int kSmemBytes = kKeyBufferOffset + 2 * kBlockN * 4 + 1024;  // + slack for the 1024-byte alignment
 
   static_assert(HeadDim == 64 || HeadDim == 128, "built head dims: 64, 128");
   static_assert(BlockM == 64 || BlockM == 128, "built block sizes: 64, 128");

@@ -1,4 +1,4 @@
-#include "cuda/common/checks.h"
+#include "cuda/host/checks.h"
 
 #include <fmt/format.h>
 

@@ -1,24 +1,23 @@
 #pragma once
 // The sm_90a gathered M x 1 attention forward: warp-specialised and persistent.
-// Warpgroup 0 gathers K/V tiles (wgmma_producer.cuh); warpgroups 1.. run wgmma + online softmax
-// (wgmma_consumer.cuh). The grid is as many CTAs as fit the GPU at once; CTA c takes plan rows
-// order[c], order[c + grid], ... of the row order (fgattn/row_order.h: head by head, longest first; static LPT-like
-// balance, no atomics), and the
+// Warpgroup 0 gathers K/V tiles (producer.cuh); warpgroups 1.. run wgmma + online softmax (consumer.cuh, or
+// consumer_scores.cuh in the S-only mode). Rows are taken in the persistent order of tile_scheduler.cuh, and the
 // producer streams tiles across row boundaries, so the next row's first tiles load under this row's epilogue.
 #include <cstdint>
 
+#include "cuda/attention/consumer.cuh"
+#include "cuda/attention/consumer_scores.cuh"
+#include "cuda/attention/kernel_traits.cuh"
 #include "cuda/attention/params.h"
-#include "cuda/attention/wgmma_config.cuh"
-#include "cuda/attention/wgmma_consumer.cuh"
-#include "cuda/attention/wgmma_producer.cuh"
-#include "cuda/attention/wgmma_scores.cuh"
+#include "cuda/attention/pipeline.cuh"
+#include "cuda/attention/producer.cuh"
 #include "cuda/common/sm90.cuh"
 
 namespace fgattn::cuda {
 
 template <typename T, typename Cfg, KernelMode Mode = KernelMode::normal>
 __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kCtasPerSm)
-    attention_wgmma_kernel(const __grid_constant__ AttentionParams p) {
+    attention_kernel(const __grid_constant__ AttentionParams p) {
   extern __shared__ unsigned char smem_raw[];
   // The SW128 swizzle is a function of address bits: tiles must start on 1024-byte boundaries.
   const std::uint32_t raw_addr = ptx::smem_addr(smem_raw);

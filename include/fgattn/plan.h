@@ -1,5 +1,5 @@
 #pragma once
-// The Plan (DESIGN.md contract): for every (batch, head, query block) a sorted list of kept keys, stored
+// The Plan (docs/design.md contract): for every (batch, head, query block) a sorted list of kept keys, stored
 // as CSR. Row r = (b * H + h) * nQB + qb. Dense and block-sparse attention are special plans.
 #include <cstdint>
 #include <span>
@@ -33,7 +33,20 @@ struct Plan {
 };
 
 // Checks every rule of the contract; throws fgattn::Error naming the first offending row and the rule.
+// validate(plan) is validate_csr(plan, plan.offsets, plan.indices).
 void validate(const Plan& plan);
+
+// The same check of CSR arrays held elsewhere (a framework's tensors): `sizes` gives batch, heads, seq_q, seq_kv and
+// block_m (its own offsets and indices are not read). The one host implementation of the rules; the GPU check
+// (validate_csr_cuda, plan_cuda.h) finds the first broken row on the device and reports it with the steps below.
+void validate_csr(const Plan& sizes, std::span<const std::int64_t> offsets, std::span<const std::int32_t> indices);
+
+// validate_csr in steps, each throwing its message: the sizes and the offsets' length; the first and last offsets
+// (0 and nnz); one row r given its offsets [begin, end) and, when 0 <= begin <= end <= nnz, its keys.
+void validate_csr_shape(const Plan& sizes, std::int64_t offsets_count);
+void validate_csr_ends(std::int64_t first_offset, std::int64_t last_offset, std::int64_t nnz);
+void validate_csr_row(const Plan& sizes, std::int64_t row, std::int64_t begin, std::int64_t end, std::int64_t nnz,
+                      std::span<const std::int32_t> keys);
 
 // A plan with these sizes and no rows yet (offsets = {0}): builders and predictors append one row after another,
 // then validate(). Throws fgattn::Error for sizes the contract refuses.
@@ -52,7 +65,7 @@ Plan plan_from_block_mask(std::span<const std::uint8_t> block_mask, std::int64_t
                           std::int64_t Skv, int block_m, int block_n);
 
 // Text tokens that share the sequence (HunyuanVideo: the first `text_tokens` positions) are kept by every plan
-// (DESIGN.md): every row gains keys [0, text_tokens), and a query block holding a text query keeps all keys.
+// (docs/design.md): every row gains keys [0, text_tokens), and a query block holding a text query keeps all keys.
 // Returns a validated plan; text_tokens = 0 returns the plan as it is. Throws fgattn::Error if text_tokens is outside
 // [0, min(Sq, Skv)].
 Plan with_text_tokens(Plan plan, std::int64_t text_tokens);

@@ -1,10 +1,11 @@
 #pragma once
-// Training-free predictors (DESIGN.md). Each returns a Plan plus its density and the time it took.
+// Training-free predictors (docs/design.md). Each returns a Plan plus its density and the time it took.
 #include <cstdint>
 #include <string>
 #include <vector>
 
 #include "fgattn/plan.h"
+#include "fgattn/row_order.h"
 #include "fgattn/tensor.h"
 
 namespace fgattn {
@@ -46,6 +47,8 @@ struct OracleOptions {
   // Text tokens sharing the sequence (HunyuanVideo): the plan keeps them as with_text_tokens() does (plan.h), on the
   // GPU while the plan is built. 0 = none; at most min(Sq, Skv).
   std::int64_t text_tokens = 0;
+  // The GPU predictors' row schedule of the plan they build (DevicePlan::order); the CPU oracle ignores it.
+  RowOrder row_order = RowOrder::longest_first_per_head;
 };
 Prediction oracle_plan(const TensorView& q, const TensorView& k, const OracleOptions& options = {});
 
@@ -55,6 +58,8 @@ struct TopCdfOptions {
   double tau = 0.9;            // cumulative probability to keep
   double sim_threshold = 0.5;  // blocks whose mean cosine to their mean is below this are always kept
   int num_threads = 0;
+  // The GPU predictor's row schedule of the plan it builds (DevicePlan::order); the CPU Top-CDF ignores it.
+  RowOrder row_order = RowOrder::longest_first_per_head;
 };
 Prediction topcdf_plan(const TensorView& q, const TensorView& k, const TopCdfOptions& options = {});
 

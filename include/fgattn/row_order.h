@@ -18,15 +18,14 @@ enum class RowOrder {
   longest_first_global,
 };
 
-// FGATTN_ROW_ORDER=global | per_head (default per_head): the A/B switch the benchmark uses.
-RowOrder default_row_order();
+// Callers choose the order (an option, e.g. OracleOptions::row_order); longest_first_per_head is the fast default.
 const char* row_order_name(RowOrder order);
 
 // The rows sorted as one block (the rows of one head for longest_first_per_head, all rows otherwise): the sort's
-// segment, for the GPU predictors' device-side sort of the same order (cuda/predict sort_rows_by_count).
+// segment, shared with the device-side schedule of the same order (schedule_rows_cuda, fgattn/plan_cuda.h).
 std::int64_t row_order_segment(const Plan& sizes, RowOrder order);
 
-// The plan's rows in the order the kernel should take them (a permutation of 0 .. rows - 1).
+// The plan's rows in the order the kernel should take them (a permutation of 0 .. rows - 1), on the host.
 std::vector<std::int32_t> schedule_rows(const Plan& plan, RowOrder order);
 
 }  // namespace fgattn

@@ -71,33 +71,52 @@ Plan plan_with_sizes(std::int64_t B, std::int64_t H, std::int64_t Sq, std::int64
   return p;
 }
 
-void validate(const Plan& p) {
-  check_sizes(p.batch, p.heads, p.seq_q, p.seq_kv, p.block_m);
-  const std::int64_t rows = p.rows();
-  if (static_cast<std::int64_t>(p.offsets.size()) != rows + 1)
-    throw Error("plan.offsets", fmt::format("has {} entries, expected B*H*nQB+1 = {}", p.offsets.size(), rows + 1));
-  if (p.offsets[0] != 0) throw Error("plan.offsets", fmt::format("offsets[0] must be 0, got {}", p.offsets[0]));
-  if (p.offsets.back() != p.nnz())
-    throw Error("plan.offsets",
-                fmt::format("last offset {} must equal the number of indices {}", p.offsets.back(), p.nnz()));
-  for (std::int64_t r = 0; r < rows; ++r) {
-    const auto begin = p.offsets[static_cast<std::size_t>(r)], end = p.offsets[static_cast<std::size_t>(r) + 1];
-    if (end < begin)
-      throw Error("plan.offsets", fmt::format("{}: offsets decrease ({} -> {})", row_name(p, r), begin, end));
-    if (end > p.nnz())
-      throw Error("plan.offsets", fmt::format("{}: offset {} is past the {} indices", row_name(p, r), end, p.nnz()));
-    std::int64_t previous = -1;
-    for (auto i = begin; i < end; ++i) {
-      const std::int64_t key = p.indices[static_cast<std::size_t>(i)];
-      if (key < 0 || key >= p.seq_kv)
-        throw Error("plan.indices", fmt::format("{}: key {} is out of range [0, {})", row_name(p, r), key, p.seq_kv));
-      if (key <= previous)
-        throw Error("plan.indices", fmt::format("{}: keys must be sorted ascending and unique, {} follows {}",
-                                                row_name(p, r), key, previous));
-      previous = key;
-    }
+void validate_csr_shape(const Plan& sizes, std::int64_t offsets_count) {
+  check_sizes(sizes.batch, sizes.heads, sizes.seq_q, sizes.seq_kv, sizes.block_m);
+  if (offsets_count != sizes.rows() + 1)
+    throw Error("plan.offsets", fmt::format("has {} entries, expected B*H*nQB+1 = {}", offsets_count, sizes.rows() + 1));
+}
+
+void validate_csr_ends(std::int64_t first_offset, std::int64_t last_offset, std::int64_t nnz) {
+  if (first_offset != 0) throw Error("plan.offsets", fmt::format("offsets[0] must be 0, got {}", first_offset));
+  if (last_offset != nnz)
+    throw Error("plan.offsets", fmt::format("last offset {} must equal the number of indices {}", last_offset, nnz));
+}
+
+void validate_csr_row(const Plan& sizes, std::int64_t r, std::int64_t begin, std::int64_t end, std::int64_t nnz,
+                      std::span<const std::int32_t> keys) {
+  if (end < begin)
+    throw Error("plan.offsets", fmt::format("{}: offsets decrease ({} -> {})", row_name(sizes, r), begin, end));
+  if (end > nnz)
+    throw Error("plan.offsets", fmt::format("{}: offset {} is past the {} indices", row_name(sizes, r), end, nnz));
+  if (begin < 0)  // only after an earlier row broke a rule; named here for callers that check one row
+    throw Error("plan.offsets", fmt::format("{}: offset {} is negative", row_name(sizes, r), begin));
+  std::int64_t previous = -1;
+  for (const std::int64_t key : keys) {
+    if (key < 0 || key >= sizes.seq_kv)
+      throw Error("plan.indices",
+                  fmt::format("{}: key {} is out of range [0, {})", row_name(sizes, r), key, sizes.seq_kv));
+    if (key <= previous)
+      throw Error("plan.indices", fmt::format("{}: keys must be sorted ascending and unique, {} follows {}",
+                                              row_name(sizes, r), key, previous));
+    previous = key;
   }
 }
+
+void validate_csr(const Plan& sizes, std::span<const std::int64_t> offsets, std::span<const std::int32_t> indices) {
+  validate_csr_shape(sizes, static_cast<std::int64_t>(offsets.size()));
+  const auto nnz = static_cast<std::int64_t>(indices.size());
+  validate_csr_ends(offsets.front(), offsets.back(), nnz);
+  for (std::int64_t r = 0; r < sizes.rows(); ++r) {
+    const auto begin = offsets[static_cast<std::size_t>(r)], end = offsets[static_cast<std::size_t>(r) + 1];
+    const bool readable = 0 <= begin && begin <= end && end <= nnz;
+    validate_csr_row(sizes, r, begin, end, nnz,
+                     readable ? indices.subspan(static_cast<std::size_t>(begin), static_cast<std::size_t>(end - begin))
+                              : std::span<const std::int32_t>());
+  }
+}
+
+void validate(const Plan& p) { validate_csr(p, p.offsets, p.indices); }
 
 Plan dense_plan(std::int64_t B, std::int64_t H, std::int64_t Sq, std::int64_t Skv, int block_m) {
   Plan p = plan_with_sizes(B, H, Sq, Skv, block_m);

@@ -1,20 +1,9 @@
 #include "fgattn/row_order.h"
 
 #include <algorithm>
-#include <cstdlib>
-#include <cstring>
 #include <numeric>
 
 namespace fgattn {
-
-RowOrder default_row_order() {
-  static const RowOrder order = [] {
-    const char* env = std::getenv("FGATTN_ROW_ORDER");
-    return env != nullptr && std::strcmp(env, "global") == 0 ? RowOrder::longest_first_global
-                                                              : RowOrder::longest_first_per_head;
-  }();
-  return order;
-}
 
 const char* row_order_name(RowOrder order) {
   return order == RowOrder::longest_first_global ? "longest first, global" : "longest first within each head";

@@ -125,6 +125,37 @@ TEST(PlanValidation, RejectsEachRuleNamingTheRow) {
   }
 }
 
+TEST(PlanValidation, ValidateCsrChecksArraysHeldElsewhereWithTheSameMessages) {
+  const Plan p = small_plan();
+  Plan sizes = plan_with_sizes(p.batch, p.heads, p.seq_q, p.seq_kv, p.block_m);  // no CSR of its own
+  EXPECT_NO_THROW(validate_csr(sizes, p.offsets, p.indices));
+  std::vector<std::int32_t> indices = p.indices;
+  indices[static_cast<std::size_t>(p.offsets[4])] = 6;
+  EXPECT_THAT(error_of([&] { validate_csr(sizes, p.offsets, indices); }),
+              HasSubstr("plan.indices: plan row 4 (b=0, h=1, query block 1): key 6 is out of range [0, 6)"));
+  std::vector<std::int64_t> offsets = p.offsets;
+  offsets.pop_back();
+  EXPECT_THAT(error_of([&] { validate_csr(sizes, offsets, p.indices); }), HasSubstr("expected B*H*nQB+1 = 7"));
+  sizes.seq_kv = 0;
+  EXPECT_THAT(error_of([&] { validate_csr(sizes, p.offsets, p.indices); }), HasSubstr("plan.seq_kv"));
+}
+
+TEST(PlanValidation, TheStepsOfValidateCsrNameTheirRule) {
+  const Plan sizes = plan_with_sizes(1, 2, 5, 6, 2);
+  EXPECT_NO_THROW(validate_csr_shape(sizes, 7));
+  EXPECT_THAT(error_of([&] { validate_csr_shape(sizes, 6); }), HasSubstr("has 6 entries"));
+  EXPECT_NO_THROW(validate_csr_ends(0, 9, 9));
+  EXPECT_THAT(error_of([&] { validate_csr_ends(2, 9, 9); }), HasSubstr("offsets[0] must be 0, got 2"));
+  EXPECT_THAT(error_of([&] { validate_csr_ends(0, 8, 9); }), HasSubstr("last offset 8 must equal"));
+  const std::vector<std::int32_t> keys = {1, 3, 3};
+  EXPECT_NO_THROW(validate_csr_row(sizes, 2, 4, 6, 9, std::span(keys).first(2)));
+  EXPECT_THAT(error_of([&] { validate_csr_row(sizes, 2, 4, 7, 9, keys); }),
+              HasSubstr("plan row 2 (b=0, h=0, query block 2): keys must be sorted ascending and unique, 3 follows 3"));
+  EXPECT_THAT(error_of([&] { validate_csr_row(sizes, 3, 5, 4, 9, {}); }), HasSubstr("offsets decrease (5 -> 4)"));
+  EXPECT_THAT(error_of([&] { validate_csr_row(sizes, 3, 5, 10, 9, {}); }), HasSubstr("offset 10 is past the 9"));
+  EXPECT_THAT(error_of([&] { validate_csr_row(sizes, 3, -1, 0, 9, {}); }), HasSubstr("offset -1 is negative"));
+}
+
 TEST(PlanValidation, RejectsSizesThatOverflow) {
   EXPECT_THAT(error_of([] { dense_plan(1, 1, 4, std::int64_t{1} << 40, 64); }), HasSubstr("int32"));
   EXPECT_THAT(error_of([] { dense_plan(1 << 20, 1 << 20, 1 << 30, 1 << 30, 1); }), HasSubstr("overflows"));

@@ -1,10 +1,7 @@
 // Pass 3 of the GPU predictors: group per-key bits into M x N slices and compact them into the CSR plan.
-// One warp per plan row; counts first, a scan of the counts (CUB) gives the offsets, then the fill; a CUB radix
-// sort of the counts, head by head, gives the row order (fgattn/row_order.h).
-#include <cub/device/device_segmented_radix_sort.cuh>
+// One warp per plan row; counts first, a scan of the counts (CUB) gives the offsets, then the fill. The row order
+// comes after (schedule_rows_cuda, fgattn/plan_cuda.h).
 #include <cub/device/device_scan.cuh>
-#include <thrust/iterator/counting_iterator.h>
-#include <thrust/iterator/transform_iterator.h>
 
 #include "cuda/predict/oracle_params.h"
 
@@ -12,14 +9,6 @@ namespace fgattn::cuda {
 namespace {
 
 constexpr int kWarpsPerCta = 8;
-
-// Offset of segment s of the row sort (the last one ends at `rows`).
-struct SegmentBound {
-  std::int64_t rows_per_segment, rows;
-  __host__ __device__ std::int64_t operator()(std::int64_t s) const {
-    return s * rows_per_segment < rows ? s * rows_per_segment : rows;
-  }
-};
 
 // Word i of a row: the OR of its partial rows.
 struct RowBits {
@@ -78,10 +67,7 @@ __global__ void plan_counts_kernel(BitsToPlanParams p) {
     if (p.partials > 1) first[w] = bits[w];
   }
   for (int offset = 16; offset > 0; offset >>= 1) count += __shfl_xor_sync(0xffffffffu, count, offset);
-  if (lane == 0) {
-    p.offsets[row + 1] = count;
-    if (p.counts != nullptr) p.counts[row] = static_cast<std::int32_t>(count), p.row_ids[row] = static_cast<std::int32_t>(row);
-  }
+  if (lane == 0) p.offsets[row + 1] = count;
   if (row == 0 && lane == 0) p.offsets[0] = 0;
 }
 
@@ -115,20 +101,6 @@ cudaError_t launch_plan_counts(const BitsToPlanParams& p, cudaStream_t stream) {
 
 cudaError_t scan_offsets(void* scratch, std::size_t& bytes, std::int64_t* offsets, std::int64_t rows, cudaStream_t stream) {
   return cub::DeviceScan::InclusiveSum(scratch, bytes, offsets + 1, offsets + 1, rows, stream);
-}
-
-cudaError_t sort_rows_by_count(void* scratch, std::size_t& bytes, const std::int32_t* counts, std::int32_t* counts_out,
-                               const std::int32_t* row_ids, std::int32_t* order, std::int64_t rows, int max_count,
-                               std::int64_t rows_per_segment, cudaStream_t stream) {
-  int end_bit = 1;  // only the bits a count can use: fewer radix passes
-  while (end_bit < 31 && (max_count >> end_bit) != 0) ++end_bit;
-  // Segment s is rows [s * rows_per_segment, (s + 1) * rows_per_segment): one head's rows (fgattn/row_order.h).
-  const int segments = static_cast<int>((rows + rows_per_segment - 1) / rows_per_segment);
-  const auto bounds = thrust::make_transform_iterator(thrust::make_counting_iterator<std::int64_t>(0),
-                                                      SegmentBound{rows_per_segment, rows});
-  return cub::DeviceSegmentedRadixSort::SortPairsDescending(
-      scratch, bytes, reinterpret_cast<const std::uint32_t*>(counts), reinterpret_cast<std::uint32_t*>(counts_out),
-      row_ids, order, static_cast<int>(rows), segments, bounds, bounds + 1, 0, end_bit, stream);
 }
 
 cudaError_t launch_plan_fill(const BitsToPlanParams& p, cudaStream_t stream) {

@@ -4,8 +4,10 @@
 #include <utility>
 #include <vector>
 
-#include "cuda/common/checks.h"
+#include "cuda/host/checks.h"
+#include "cuda/predict/oracle_params.h"
 #include "fgattn/error.h"
+#include "fgattn/plan_cuda.h"
 
 namespace fgattn::cuda {
 
@@ -50,6 +52,27 @@ void PlanStorage::prepare(const Plan& shape) {
 std::size_t PlanStorage::bytes() const {
   return static_cast<std::size_t>(row_capacity + 1) * 8 + static_cast<std::size_t>(row_capacity) * 4 +
          static_cast<std::size_t>(index_capacity) * 4;
+}
+
+void PlanFinish::prepare(const Plan& sizes, RowOrder order, cudaStream_t stream) {
+  sizes_ = plan_with_sizes(sizes.batch, sizes.heads, sizes.seq_q, sizes.seq_kv, sizes.block_m);
+  order_ = order;
+  scan_bytes_ = 0;
+  check_cuda(scan_offsets(nullptr, scan_bytes_, nullptr, sizes_.rows(), stream), "offsets scan");
+  scan_.get<std::uint8_t>(scan_bytes_, "offsets scan workspace");
+  schedule_bytes_ = row_schedule_workspace_bytes(sizes_, order_);
+  schedule_.get<std::uint8_t>(schedule_bytes_, "row schedule workspace");
+}
+
+void PlanFinish::scan_counts(DevicePlan& plan, cudaStream_t stream) {
+  check_cuda(scan_offsets(scan_.get<std::uint8_t>(scan_bytes_, "offsets scan workspace"), scan_bytes_, plan.offsets,
+                          plan.rows, stream),
+             "offsets scan");
+}
+
+void PlanFinish::schedule_rows(DevicePlan& plan, cudaStream_t stream) {
+  schedule_rows_cuda(plan.offsets, sizes_, order_, plan.order,
+                     schedule_.get<std::uint8_t>(schedule_bytes_, "row schedule workspace"), schedule_bytes_, stream);
 }
 
 void finish_plan(DevicePlan& plan, cudaStream_t stream) {

@@ -9,6 +9,7 @@
 
 #include "fgattn/cuda.h"
 #include "fgattn/plan.h"
+#include "fgattn/row_order.h"
 
 namespace fgattn::cuda {
 
@@ -42,6 +43,24 @@ struct PlanStorage {
   // attended_pairs read -1 until finish_plan().
   void prepare(const Plan& shape);
   std::size_t bytes() const;
+};
+
+// The steps that finish both predictors' plans once each row's key count is in offsets[1..rows] (offsets[0] = 0):
+// the CUB scan into CSR offsets, then the row schedule (schedule_rows_cuda, fgattn/plan_cuda.h), on kept scratch.
+class PlanFinish {
+ public:
+  // Sizes the scratch for plans of `sizes` in `order` (allocating only when it grows). Before the passes, so a warm
+  // prediction allocates nothing.
+  void prepare(const Plan& sizes, RowOrder order, cudaStream_t stream);
+  void scan_counts(DevicePlan& plan, cudaStream_t stream);     // counts -> offsets
+  void schedule_rows(DevicePlan& plan, cudaStream_t stream);   // offsets -> plan.order
+  std::size_t bytes() const { return scan_.bytes() + schedule_.bytes(); }
+
+ private:
+  Scratch scan_, schedule_;
+  std::size_t scan_bytes_ = 0, schedule_bytes_ = 0;
+  Plan sizes_;
+  RowOrder order_ = RowOrder::longest_first_per_head;
 };
 
 // Waits for `stream`, then fills plan.nnz and plan.attended_pairs from the device offsets.

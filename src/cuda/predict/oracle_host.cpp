@@ -1,6 +1,6 @@
 // Host side of the GPU oracle: argument checks, the reusable workspace and the passes on one stream — row LSE and
-// oracle bits (both the sm_90a attention kernel's S-only mode, wgmma_scores.cuh), counts, CUB scan, fill, CUB row
-// sort. A warm predict() allocates nothing and never waits for the
+// oracle bits (both the sm_90a attention kernel's S-only mode, wgmma_scores.cuh), counts, CUB scan, fill, row
+// schedule (schedule_rows_cuda). A warm predict() allocates nothing and never waits for the
 // device; oracle_plan_cuda runs one shared predictor and copies the plan to the host.
 #include <fmt/format.h>
 
@@ -8,18 +8,19 @@
 #include <cmath>
 #include <mutex>
 
-#include "fgattn/row_order.h"
 #include "cuda/attention/params.h"
 #include "cuda/predict/device_workspace.h"
 #include "cuda/predict/predict_host.h"
+#include "fgattn/cuda_timing.h"
 #include "fgattn/error.h"
 #include "fgattn/predict_cuda.h"
 
 namespace fgattn {
 
 struct OraclePredictor::Impl {
-  cuda::Scratch lse, bits, counts, counts_sorted, row_ids, cub;
+  cuda::Scratch lse, bits;
   cuda::PlanStorage out;
+  cuda::PlanFinish finish;
   double tau = 0.0;
 };
 
@@ -33,9 +34,7 @@ double OraclePredictor::tau() const { return impl_->tau; }
 
 std::size_t OraclePredictor::workspace_bytes() const {
   const Impl& w = *impl_;
-  std::size_t bytes = w.out.bytes();
-  for (const cuda::Scratch* s : {&w.lse, &w.bits, &w.counts, &w.counts_sorted, &w.row_ids, &w.cub}) bytes += s->bytes();
-  return bytes;
+  return w.out.bytes() + w.finish.bytes() + w.lse.bytes() + w.bits.bytes();
 }
 
 namespace {
@@ -52,7 +51,7 @@ cuda::AttentionParams scores_params(const TensorView& q, const TensorView& k, in
   p.rows = rows;
   p.scale_log2 = static_cast<float>(1.0 / std::sqrt(static_cast<double>(q.head_dim())) * M_LOG2E);
   p.element = q.dtype == DType::bf16 ? cuda::AttnElement::bf16 : cuda::AttnElement::f16;
-  p.kv_load = cuda::default_kv_load();
+  p.kv_load = cuda::KvLoad::tma_runs;  // every oracle tile is a run of consecutive keys
   return p;
 }
 
@@ -90,20 +89,9 @@ const DevicePlan& OraclePredictor::run(const TensorView& q, const TensorView& k,
   w.tau = options.tau >= 0 ? options.tau : 0.5 / static_cast<double>(shape.seq_kv);
   const int partials = options.block_m / 16;  // one bit row per warp of the block (wgmma_scores.cuh)
   auto* bits = w.bits.get<std::uint64_t>(static_cast<std::size_t>(rows * partials * words), "oracle workspace");
-  BitsToPlanParams bp;
-  bp.counts = w.counts.get<std::int32_t>(static_cast<std::size_t>(rows), "oracle workspace");
-  bp.row_ids = w.row_ids.get<std::int32_t>(static_cast<std::size_t>(rows), "oracle workspace");
-  auto* counts_sorted = w.counts_sorted.get<std::int32_t>(static_cast<std::size_t>(rows), "oracle workspace");
   w.out.prepare(shape);
+  w.finish.prepare(shape, options.row_order, stream);
   DevicePlan& plan = w.out.plan;
-  // Sized and run with the same segment (one head), so the CUB scratch fits.
-  const std::int64_t sort_segment = row_order_segment(shape, default_row_order());
-  std::size_t scan_bytes = 0, sort_bytes = 0;
-  check_cuda(scan_offsets(nullptr, scan_bytes, plan.offsets, rows, stream), "oracle scan");
-  check_cuda(sort_rows_by_count(nullptr, sort_bytes, bp.counts, counts_sorted, bp.row_ids, plan.order, rows,
-                                static_cast<int>(k.seq()), sort_segment, stream),
-             "oracle sort");
-  void* cub_scratch = w.cub.get<std::uint8_t>(std::max(scan_bytes, sort_bytes), "oracle workspace");
 
   // Pass 1 (unless given): the row LSE, S = Q K^T over every key with the attention kernel's online softmax.
   AttentionParams scores = scores_params(q, k, options.block_m, rows);
@@ -119,6 +107,8 @@ const DevicePlan& OraclePredictor::run(const TensorView& q, const TensorView& k,
   scores.lse = nullptr;
   scores.oracle = {lse, static_cast<float>(std::log2(w.tau)), bits, static_cast<int>(words)};
   check_cuda(launch_scores(scores, stream), "oracle bits");
+  // Pass 3: the CSR plan from the bits, then its row schedule.
+  BitsToPlanParams bp;
   bp.bits = bits;
   bp.partials = partials;
   bp.rows = rows;
@@ -130,11 +120,9 @@ const DevicePlan& OraclePredictor::run(const TensorView& q, const TensorView& k,
   bp.offsets = plan.offsets;
   bp.indices = plan.indices;
   check_cuda(launch_plan_counts(bp, stream), "plan_counts");
-  check_cuda(scan_offsets(cub_scratch, scan_bytes, plan.offsets, rows, stream), "oracle scan");
+  w.finish.scan_counts(plan, stream);
   check_cuda(launch_plan_fill(bp, stream), "plan_fill");
-  check_cuda(sort_rows_by_count(cub_scratch, sort_bytes, bp.counts, counts_sorted, bp.row_ids, plan.order, rows,
-                                static_cast<int>(k.seq()), sort_segment, stream),
-             "oracle sort");
+  w.finish.schedule_rows(plan, stream);
   return plan;
 }
 
@@ -150,10 +138,10 @@ Prediction oracle_plan_cuda(const TensorView& q, const TensorView& k, const Orac
   static std::mutex lock;
   static auto* predictor = new OraclePredictor;
   const std::lock_guard<std::mutex> guard(lock);
-  cuda::GpuTimer timer;
+  EventTimer timer;
   predictor->predict(q, k, options, nullptr);
   timer.stop();
-  const double seconds = timer.seconds();
+  const double seconds = timer.milliseconds() / 1e3;
   const int n = options.block_n;
   const std::string granularity = n == 1 ? "Mx1" : n == options.block_m ? "MxM" : fmt::format("Mx{}", n);
   Prediction prediction{predictor->download(nullptr), {"oracle", granularity, predictor->tau(), 0.0, seconds}};

@@ -1,6 +1,6 @@
 // Pass 4 of the GPU Top-CDF: kept key pools -> the CSR plan on the device. After CUB scans the row counts into
 // offsets (scan_offsets, bits_to_plan.cu), one warp per row lists its kept pools in shared memory, then writes
-// the row's keys coalesced (lane i: key i); sort_rows_by_count then orders the rows longest first.
+// the row's keys coalesced (lane i: key i); the row schedule (schedule_rows_cuda) then orders the rows.
 // Cost at Wan 480p: 4 B per kept key written (density 0.5 -> ~200 MB, ~45 us); the scan and the sort of
 // 3,072 rows are single-pass CUB kernels of a few us each.
 #include "cuda/predict/topcdf_params.h"

@@ -34,28 +34,4 @@ void check_predictor_operands(const TensorView& q, const TensorView& k) {
 
 ElementType element_type(const TensorView& t) { return t.dtype == DType::bf16 ? ElementType::bf16 : ElementType::f16; }
 
-GpuTimer::GpuTimer() {
-  check_cuda(cudaEventCreate(&start_), "event");
-  check_cuda(cudaEventCreate(&stop_), "event");
-  check_cuda(cudaEventRecord(start_), "event");
-}
-
-GpuTimer::~GpuTimer() {
-  cudaEventDestroy(start_);
-  cudaEventDestroy(stop_);
-}
-
-void GpuTimer::stop() {
-  check_cuda(cudaEventRecord(stop_), "event");
-  stopped_ = true;
-}
-
-double GpuTimer::seconds() {
-  if (!stopped_) stop();
-  check_cuda(cudaEventSynchronize(stop_), "event");
-  float ms = 0;
-  check_cuda(cudaEventElapsedTime(&ms, start_, stop_), "event");
-  return ms / 1e3;
-}
-
 }  // namespace fgattn::cuda

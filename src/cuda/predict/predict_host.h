@@ -4,7 +4,7 @@
 
 #include <memory>
 
-#include "cuda/common/checks.h"
+#include "cuda/host/checks.h"
 #include "cuda/predict/oracle_params.h"
 #include "fgattn/plan.h"
 #include "fgattn/tensor.h"
@@ -28,18 +28,5 @@ DeviceBuffer<T> device_alloc(std::size_t count, const char* what) {
 // q/k of a GPU predictor: GPU operands (checks.h) of equal dtype, batch, heads and head dim.
 void check_predictor_operands(const TensorView& q, const TensorView& k);
 ElementType element_type(const TensorView& t);
-
-// GPU time on the default stream from construction to stop() (or to seconds() if stop() was not called).
-class GpuTimer {
- public:
-  GpuTimer();
-  ~GpuTimer();
-  void stop();
-  double seconds();
-
- private:
-  cudaEvent_t start_{}, stop_{};
-  bool stopped_ = false;
-};
 
 }  // namespace fgattn::cuda

@@ -282,8 +282,6 @@ __global__ void __launch_bounds__(kWarps * 32, 5) topcdf_cut_kernel(TopCdfCutPar
       // The last key pool may be short: it holds seq_kv - (k_pools - 1) * pool keys.
       const int count = kept_pools * p.pool - (last_kept ? p.k_pools * p.pool - p.seq_kv : 0);
       p.offsets[row + 1] = count;
-      p.counts[row] = count;
-      p.row_ids[row] = static_cast<std::int32_t>(row);
       if (row == 0) p.offsets[0] = 0;
     }
   }

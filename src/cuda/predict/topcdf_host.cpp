@@ -1,6 +1,6 @@
 // Host side of the GPU Top-CDF: argument checks, the reusable workspace, and the four passes on one stream
-// (topcdf_params.h). A warm predict() allocates nothing and never waits for the device: ~6 launches
-// (pool_means, pooled_logits + topcdf_cut per head chunk, CUB scan, pools_to_plan, CUB sort).
+// (topcdf_params.h). A warm predict() allocates nothing and never waits for the device: ~7 launches
+// (pool_means, pooled_logits + topcdf_cut per head chunk, CUB scan, pools_to_plan, row counts + CUB sort).
 #include <cuda_runtime.h>
 #include <fmt/format.h>
 
@@ -10,10 +10,10 @@
 #include <utility>
 #include <vector>
 
-#include "fgattn/row_order.h"
 #include "cuda/predict/device_workspace.h"
 #include "cuda/predict/predict_host.h"
 #include "cuda/predict/topcdf_params.h"
+#include "fgattn/cuda_timing.h"
 #include "fgattn/error.h"
 #include "fgattn/predict_cuda.h"
 
@@ -43,8 +43,9 @@ void check_topcdf_arguments(const TensorView& q, const TensorView& k, const TopC
 }  // namespace
 
 struct TopCdfPredictor::Impl {
-  cuda::Scratch q_hi, q_lo, k_hi, k_lo, q_similar, k_similar, logits, pool_bits, counts, counts_sorted, row_ids, cub;
+  cuda::Scratch q_hi, q_lo, k_hi, k_lo, q_similar, k_similar, logits, pool_bits;
   cuda::PlanStorage out;
+  cuda::PlanFinish finish;
 };
 
 TopCdfPredictor::TopCdfPredictor() : impl_(std::make_unique<Impl>()) {}
@@ -57,10 +58,9 @@ const DevicePlan& TopCdfPredictor::plan() const { return impl_->out.plan; }
 std::size_t TopCdfPredictor::workspace_bytes() const {
   const Impl& w = *impl_;
   std::size_t bytes = 0;
-  for (const cuda::Scratch* s : {&w.q_hi, &w.q_lo, &w.k_hi, &w.k_lo, &w.q_similar, &w.k_similar, &w.logits, &w.pool_bits,
-                           &w.counts, &w.counts_sorted, &w.row_ids, &w.cub})
+  for (const cuda::Scratch* s : {&w.q_hi, &w.q_lo, &w.k_hi, &w.k_lo, &w.q_similar, &w.k_similar, &w.logits, &w.pool_bits})
     bytes += s->bytes();
-  return bytes + w.out.bytes();
+  return bytes + w.out.bytes() + w.finish.bytes();
 }
 
 const DevicePlan& TopCdfPredictor::predict(const TensorView& q, const TensorView& k, const TopCdfOptions& o,
@@ -95,19 +95,9 @@ const DevicePlan& TopCdfPredictor::predict(const TensorView& q, const TensorView
   pm.sim_threshold = static_cast<float>(o.sim_threshold);
   float* logits = w.logits.get<float>(static_cast<std::size_t>(logits_per_head) * heads_per_chunk, "topcdf workspace");
   auto* pool_bits = w.pool_bits.get<std::uint32_t>(static_cast<std::size_t>(rows) * pool_words, "topcdf workspace");
-  auto* counts = w.counts.get<std::int32_t>(static_cast<std::size_t>(rows), "topcdf workspace");
-  auto* counts_sorted = w.counts_sorted.get<std::int32_t>(static_cast<std::size_t>(rows), "topcdf workspace");
-  auto* row_ids = w.row_ids.get<std::int32_t>(static_cast<std::size_t>(rows), "topcdf workspace");
   w.out.prepare(sizes);
+  w.finish.prepare(sizes, o.row_order, stream);
   DevicePlan& plan = w.out.plan;
-  // Sized and run with the same segment (one head), so the CUB scratch fits.
-  const std::int64_t sort_segment = row_order_segment(sizes, default_row_order());
-  std::size_t scan_bytes = 0, sort_bytes = 0;
-  check_cuda(scan_offsets(nullptr, scan_bytes, plan.offsets, rows, stream), "topcdf scan");
-  check_cuda(sort_rows_by_count(nullptr, sort_bytes, counts, counts_sorted, row_ids, plan.order, rows,
-                                static_cast<int>(k.seq()), sort_segment, stream),
-             "topcdf sort");
-  void* cub_scratch = w.cub.get<std::uint8_t>(std::max(scan_bytes, sort_bytes), "topcdf workspace");
 
   // 1. Pooled means of Q and K.
   check_cuda(launch_pool_means(pm, stream), "topcdf pool_means");
@@ -130,18 +120,16 @@ const DevicePlan& TopCdfPredictor::predict(const TensorView& q, const TensorView
     cp.pool = o.pool, cp.block_m = o.block_m, cp.q_pools = q_pools, cp.k_pools = k_pools;
     cp.tau = static_cast<float>(o.tau);
     cp.pool_bits = pool_bits, cp.pool_words = pool_words;
-    cp.offsets = plan.offsets, cp.counts = counts, cp.row_ids = row_ids;
+    cp.offsets = plan.offsets;
     check_cuda(launch_topcdf_cut(cp, stream), "topcdf cut");
   }
   // 4. Offsets, keys, longest-first order.
-  check_cuda(scan_offsets(cub_scratch, scan_bytes, plan.offsets, rows, stream), "topcdf scan");
+  w.finish.scan_counts(plan, stream);
   PoolsToPlanParams fp;
   fp.pool_bits = pool_bits, fp.pool_words = pool_words, fp.k_pools = k_pools, fp.pool = o.pool;
   fp.seq_kv = static_cast<int>(k.seq()), fp.rows = rows, fp.offsets = plan.offsets, fp.indices = plan.indices;
   check_cuda(launch_pools_to_plan(fp, stream), "topcdf pools_to_plan");
-  check_cuda(sort_rows_by_count(cub_scratch, sort_bytes, counts, counts_sorted, row_ids, plan.order, rows,
-                                static_cast<int>(k.seq()), sort_segment, stream),
-             "topcdf sort");
+  w.finish.schedule_rows(plan, stream);
   return plan;
 }
 
@@ -157,10 +145,10 @@ Prediction topcdf_plan_cuda(const TensorView& q, const TensorView& k, const TopC
   static std::mutex lock;
   static auto* predictor = new TopCdfPredictor;
   const std::lock_guard<std::mutex> guard(lock);
-  cuda::GpuTimer timer;
+  EventTimer timer;
   predictor->predict(q, k, o, nullptr);
   timer.stop();
-  const double seconds = timer.seconds();
+  const double seconds = timer.milliseconds() / 1e3;
   Prediction prediction{predictor->download(nullptr), {"topcdf", fmt::format("Mx{}", o.pool), o.tau, 0.0, seconds}};
   prediction.report.density = prediction.plan.density();
   return prediction;

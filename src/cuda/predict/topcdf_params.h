@@ -6,8 +6,8 @@
 //                   (hi*hi + hi*lo + lo*hi: relative error ~2^-16 against fp32's 2^-24), written to a workspace.
 //   topcdf_cut:     per plan row (b, h, query block) and query pool, softmax over the key pools and the smallest
 //                   set reaching tau, found without a sort; the union over the block's pools -> pool bits + count.
-//   pools_to_plan:  CUB scan of the counts -> CSR offsets, expansion of kept pools to keys, CUB radix sort of the
-//                   rows by descending count (the attention kernel's longest-first order).
+//   pools_to_plan:  CUB scan of the counts -> CSR offsets, expansion of kept pools to keys; then the row schedule
+//                   (schedule_rows_cuda, fgattn/plan_cuda.h) orders the rows for the attention kernel.
 #include <cuda_runtime.h>
 
 #include <cstddef>
@@ -54,8 +54,6 @@ struct TopCdfCutParams {
   std::uint32_t* pool_bits = nullptr;  // (rows, pool_words): kept key pools of each plan row
   int pool_words = 0;                  // ceil(k_pools / 32)
   std::int64_t* offsets = nullptr;     // offsets[row + 1] = the row's key count (scanned later); offsets[0] = 0
-  std::int32_t* counts = nullptr;      // (rows) the same counts, the keys of the row sort
-  std::int32_t* row_ids = nullptr;     // (rows) 0..rows-1, the values of the row sort
 };
 
 struct PoolsToPlanParams {
@@ -74,6 +72,6 @@ cudaError_t launch_pooled_logits(const PooledLogitsParams& p, cudaStream_t strea
 cudaError_t launch_topcdf_cut(const TopCdfCutParams& p, cudaStream_t stream);
 cudaError_t launch_pools_to_plan(const PoolsToPlanParams& p, cudaStream_t stream);
 
-// scan_offsets and sort_rows_by_count (oracle_params.h) finish the plan.
+// scan_offsets (oracle_params.h) and the row schedule (PlanFinish, device_workspace.h) finish the plan.
 
 }  // namespace fgattn::cuda

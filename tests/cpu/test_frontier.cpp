@@ -1,5 +1,5 @@
 // The frontier on the CPU: the untimed sweep on the tiny preset, the summary's interpolation, option checks, and the
-// text-token rule of DESIGN.md.
+// text-token rule of docs/design.md.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 

@@ -72,7 +72,7 @@ Errors run_and_check(const Case& c, const HostTensor& q, const HostTensor& k, co
         for (std::int64_t d = 0; d < c.D; ++d)
           lo_max = std::max(lo_max, std::abs(static_cast<double>(lo.out.at(b, s, h, d)) - ref_hi.at(b, s, h, d)));
   for (std::size_t i = 0; i < lse_hi.values.size(); ++i)
-    if (!std::isinf(lse_hi.values[i])) lse_lo_max = std::max(lse_lo_max, std::abs(lo.lse.values[i] - lse_hi.values[i]));
+    if (!std::isinf(lse_hi.values[i])) lse_lo_max = std::max(lse_lo_max, static_cast<double>(std::abs(lo.lse.values[i] - lse_hi.values[i])));
 
   DeviceBuffer dq(q), dk(k), dv(v), dout(q.bytes.size()), dlse(lse_hi.values.size() * sizeof(float));
   Errors worst;

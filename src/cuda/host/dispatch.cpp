@@ -76,7 +76,7 @@ AttentionParams checked_params(const TensorView& q, const TensorView& k, const T
 }
 
 void attention_with_host_plan(const TensorView& q, const TensorView& k, const TensorView& v, const Plan& plan,
-                              const TensorView& out, float* lse, double scale, KvLoad kv_load) {
+                              const TensorView& out, float* lse, double scale, fgattn::KvLoad kv_load) {
   for (const auto& [t, name] : {std::pair{&q, "q"}, std::pair{&k, "k"}, std::pair{&v, "v"}, std::pair{&out, "out"}})
     check_gpu_operand(*t, name);
   check_block_m(plan.block_m);

@@ -28,7 +28,6 @@ import argparse
 import datetime
 import json
 import math
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -36,8 +35,10 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "python"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/timing.py, also when imported by path
 import fgattn  # noqa: E402
 from fgattn import FgattnProcessor, Plan, SparsitySchedule  # noqa: E402
+from timing import Timer  # noqa: E402  (e2e_sp.py and sp_share.py import it from here)
 
 # Wan2.1-1.3B (diffusers' Wan2.1-T2V-1.3B transformer config).
 WAN_1_3B = dict(patch_size=(1, 2, 2), num_attention_heads=12, attention_head_dim=128, in_channels=16, out_channels=16,
@@ -93,32 +94,6 @@ def parse_args(argv=None):
     if args.device.type != "cuda" and not args.tiny:
         ap.error("the full-size model needs a CUDA device (use --tiny on the CPU)")
     return args
-
-
-class Timer:
-    """Median of CUDA-event timings (wall clock on the CPU), after warm-up."""
-
-    def __init__(self, device, iters, warmup):
-        self.cuda, self.iters, self.warmup = device.type == "cuda", iters, warmup
-
-    def __call__(self, fn, iters=None):
-        for _ in range(self.warmup):
-            fn()
-        times = []
-        for _ in range(iters or self.iters):
-            if self.cuda:
-                a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-                torch.cuda.synchronize()
-                a.record()
-                fn()
-                b.record()
-                b.synchronize()
-                times.append(a.elapsed_time(b))
-            else:
-                t0 = time.perf_counter()
-                fn()
-                times.append((time.perf_counter() - t0) * 1e3)
-        return statistics.median(times), times
 
 
 def sdpa_context(device):

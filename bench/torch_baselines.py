@@ -12,6 +12,8 @@ import math
 import torch
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
+from timing import Timer  # bench/timing.py (run as `python3 bench/torch_baselines.py`: bench/ is sys.path[0])
+
 SHAPES = [("wan480", 1, 12, 32760, 128), ("wan720", 1, 12, 75600, 128), ("cogvideox_d64", 1, 48, 17776, 64)]
 DENSITIES = [1.0, 0.5, 0.25, 0.10, 0.05]
 
@@ -21,23 +23,10 @@ TIMING = ("median of CUDA-event timings on the default stream after 3 warm-up ca
 
 
 def median_ms(fn, reps):
-    """Median, min and max ms of fn() over reps CUDA-event timings (the same method as bench_common.h's time_ms: the
-    L2 flush before each call also keeps the GPU busy while the host enqueues it)."""
-    flush = torch.empty(2 * torch.cuda.get_device_properties(0).L2_cache_size, dtype=torch.uint8, device="cuda")
-    for _ in range(3):
-        fn()
-    torch.cuda.synchronize()
-    times = []
-    for _ in range(reps):
-        flush.zero_()
-        a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        a.record()
-        fn()
-        b.record()
-        b.synchronize()
-        times.append(a.elapsed_time(b))
-    times.sort()
-    return times[len(times) // 2], times[0], times[-1]
+    """Median, min and max ms of fn() over reps timings (bench/timing.py with the L2 flush, the method of
+    bench_common.h's time_ms)."""
+    ms, times = Timer("cuda", reps, warmup=3, flush_l2=True)(fn)
+    return ms, min(times), max(times)
 
 
 def main():

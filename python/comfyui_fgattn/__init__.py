@@ -51,6 +51,8 @@ class FgattnSparseAttention:
         }, "optional": {
             "predictor": (["oracle", "topcdf"],),
             "topcdf_tau": ("FLOAT", {"default": 0.9, "min": 0.0, "max": 1.0, "step": 0.01}),
+            # device memory for uploaded plans (fgattn.set_plan_cache_budget); 0 = a quarter of the GPU's memory
+            "plan_cache_mb": ("INT", {"default": 0, "min": 0, "max": 1 << 30}),
         }}
 
     RETURN_TYPES = ("MODEL",)
@@ -58,7 +60,7 @@ class FgattnSparseAttention:
     CATEGORY = "model_patches/attention"
 
     def patch(self, model, enabled, dense_steps, refresh_steps, block_m, tau_factor, predictor="oracle",
-              topcdf_tau=0.9):
+              topcdf_tau=0.9, plan_cache_mb=0):
         if tau_factor < 0:
             raise ValueError(f"tau_factor: must be >= 0, got {tau_factor}")
         if predictor not in ("oracle", "topcdf"):
@@ -76,7 +78,7 @@ class FgattnSparseAttention:
         schedule = fgattn.SparsitySchedule(dense_forwards=int(dense_steps), refresh_at=parse_steps(refresh_steps),
                                            block_m=m, predictor=oracle if predictor == "oracle" else topcdf,
                                            enabled=bool(enabled))
-        return (fgattn.comfy.patch_model(model, schedule),)
+        return (fgattn.comfy.patch_model(model, schedule, plan_cache_mb=int(plan_cache_mb)),)
 
 
 NODE_CLASS_MAPPINGS = {"FgattnSparseAttention": FgattnSparseAttention}

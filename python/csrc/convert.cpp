@@ -2,7 +2,6 @@
 #include "convert.h"
 
 #include <algorithm>
-#include <vector>
 
 #include "message.h"
 
@@ -62,23 +61,10 @@ fgattn::Plan plan_sizes(const at::Tensor& q, const at::Tensor& k, const at::Tens
   return plan;
 }
 
-bool csr_is_valid(const at::Tensor& offsets, const at::Tensor& indices, int64_t seq_kv) {
-  const int64_t rows = offsets.numel() - 1, nnz = indices.numel();
-  if (rows < 1) return false;
-  std::vector<at::Tensor> broken;  // one bool per rule, all on the tensors' device
-  broken.push_back(offsets.narrow(0, 0, 1).ne(0));
-  broken.push_back(offsets.narrow(0, rows, 1).ne(nnz));
-  broken.push_back(offsets.narrow(0, 1, rows).lt(offsets.narrow(0, 0, rows)).any().view({1}));
-  if (nnz > 0) broken.push_back(indices.lt(0).logical_or(indices.ge(seq_kv)).any().view({1}));
-  if (nnz > 1) {
-    // Keys j and j + 1 must increase unless a row starts at j + 1. Row starts (offsets[1..rows-1]) lie in [0, nnz]
-    // once the offsets rules above hold; clamped so that broken offsets cannot index out of bounds.
-    const at::Tensor starts_row = at::zeros({nnz + 1}, offsets.options().dtype(at::kBool))
-                                      .index_fill_(0, offsets.narrow(0, 1, rows - 1).clamp(0, nnz), true);
-    const at::Tensor increases = indices.narrow(0, 1, nnz - 1).gt(indices.narrow(0, 0, nnz - 1));
-    broken.push_back(increases.logical_or(starts_row.narrow(0, 1, nnz - 1)).logical_not().any().view({1}));
-  }
-  return !at::cat(broken).any().item<bool>();
+void validate_plan_on_host(const fgattn::Plan& sizes, const at::Tensor& offsets, const at::Tensor& indices) {
+  const at::Tensor off = offsets.to(at::kCPU).contiguous(), idx = indices.to(at::kCPU).contiguous();
+  fgattn::validate_csr(sizes, {off.data_ptr<int64_t>(), static_cast<std::size_t>(off.numel())},
+                       {idx.numel() > 0 ? idx.data_ptr<int32_t>() : nullptr, static_cast<std::size_t>(idx.numel())});
 }
 
 fgattn::Plan with_csr(fgattn::Plan sizes, const at::Tensor& offsets, const at::Tensor& indices) {

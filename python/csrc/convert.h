@@ -20,11 +20,9 @@ fgattn::TensorView to_view(const at::Tensor& t, const char* name);
 fgattn::Plan plan_sizes(const at::Tensor& q, const at::Tensor& k, const at::Tensor& offsets, const at::Tensor& indices,
                         int64_t block_m);
 
-// Whether offsets (int64 [rows + 1]) and indices (int32 [nnz]) hold a valid CSR plan for seq_kv keys: offsets start
-// at 0, never decrease and end at nnz; each row's keys lie in [0, seq_kv) and increase. Checked with tensor ops on
-// the tensors' own device (no copy of the CSR to the host; one sync for the verdict). The caller checks dtypes, ranks
-// and rows; a false verdict does not say which rule broke (fgattn::validate on the host does).
-bool csr_is_valid(const at::Tensor& offsets, const at::Tensor& indices, int64_t seq_kv);
+// The library's host check (fgattn::validate_csr) of CSR tensors (offsets int64, indices int32; CUDA ones are copied
+// to the host) for a plan of `sizes`; throws fgattn::Error naming the first broken row and rule.
+void validate_plan_on_host(const fgattn::Plan& sizes, const at::Tensor& offsets, const at::Tensor& indices);
 
 // `sizes` with the CSR copied in (a device -> host copy only for CUDA plan tensors).
 fgattn::Plan with_csr(fgattn::Plan sizes, const at::Tensor& offsets, const at::Tensor& indices);

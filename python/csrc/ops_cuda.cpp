@@ -8,7 +8,6 @@
 #include <c10/cuda/CUDAException.h>
 #include <c10/cuda/CUDAStream.h>
 
-#include <cstdlib>
 #include <list>
 #include <memory>
 #include <mutex>
@@ -18,8 +17,11 @@
 #include "fgattn/attention.h"
 #include "fgattn/cuda.h"
 #include "fgattn/error.h"
+#include "fgattn/plan_cuda.h"
 #include "fgattn/predict_cuda.h"
 #include "fgattn/row_order.h"
+#else
+#include "convert.h"
 #endif
 
 #include "message.h"
@@ -37,12 +39,27 @@ T* first_element(const at::Tensor& t) {
   return static_cast<T*>(t.storage().mutable_data()) + t.storage_offset();
 }
 
+// The row schedule the op gives every plan it runs (fgattn/row_order.h), as the GPU predictors' default.
+constexpr fgattn::RowOrder kRowOrder = fgattn::RowOrder::longest_first_per_head;
+
+// The row schedule of valid CUDA CSR offsets, computed on the device by the library (schedule_rows_cuda) into an
+// int32 tensor, with its workspace from torch's caching allocator (freed on `stream`'s order).
+at::Tensor device_row_order(const at::Tensor& offsets, const fgattn::Plan& sizes, cudaStream_t stream) {
+  const std::size_t bytes = fgattn::row_schedule_workspace_bytes(sizes, kRowOrder);
+  const at::Tensor workspace = at::empty({static_cast<int64_t>(bytes)}, offsets.options().dtype(at::kByte));
+  const at::Tensor order = at::empty({std::max<int64_t>(sizes.rows(), 1)}, offsets.options().dtype(at::kInt));
+  fgattn::schedule_rows_cuda(offsets.data_ptr<int64_t>(), sizes, kRowOrder, order.data_ptr<int32_t>(),
+                             workspace.data_ptr(), bytes, stream);
+  return order;
+}
+
 // Plan once, run many. An entry is found by the identity and version of the plan's offsets and indices tensors:
-//  - uploaded: a plan given as CPU tensors (or broken CUDA tensors, for the host check's message) is checked and
-//    copied to the device once (fgattn::DevicePlan::upload). The entry holds the tensors, so their memory cannot be
-//    reused by another plan while cached, and owns the device copy. Least recently used entries are dropped beyond
-//    kMaxDevicePlans or beyond a device-memory budget: per-layer M x 1 plans of a large model at 720p take GBs each
-//    (python/README.md, "Plan memory"); a dropped plan is uploaded again when it comes back.
+//  - uploaded: a plan given as CPU tensors (or CUDA tensors that cannot be borrowed) is checked and copied to the
+//    device once (fgattn::DevicePlan::upload). The entry holds the tensors, so their memory cannot be reused by
+//    another plan while cached, and owns the device copy. Least recently used entries are dropped beyond
+//    kMaxDevicePlans or beyond a device-memory budget (set_plan_cache_budget): per-layer M x 1 plans of a large
+//    model at 720p take GBs each (python/README.md, "Plan memory"); a dropped plan is uploaded again when it comes
+//    back.
 //  - borrowed: a plan already in CUDA tensors on q's device, run as it is through a view and its row order: a GPU
 //    predictor's (device_plan_tensors; valid by construction), or any other once checked on the device. The entry
 //    refers to the tensors weakly: it holds no plan memory (so no budget applies), and when the caller drops the
@@ -68,25 +85,20 @@ class DevicePlanCache {
       ++it;
     }
     // CUDA tensors this cache has not seen (a plan built on the GPU by the caller, or changed in place): checked and
-    // ordered on the device, then run where they are. If the check fails, the host path below names the rule.
+    // ordered on the device (the library's validate_csr_cuda names a broken row), then run where they are.
     if (offsets.device() == device && indices.device() == device && offsets.is_contiguous() &&
-        indices.is_contiguous() && indices.numel() > 0 && csr_is_valid(offsets, indices, sizes.seq_kv)) {
-      // The schedule of DevicePlan::upload (fgattn/row_order.h): head by head (segments of `segment` rows), longest
-      // rows first inside each, ties in row order: one stable sort of segment * (Skv + 1) + (Skv - count).
-      const int64_t rows = sizes.rows();
-      const int64_t segment = fgattn::row_order_segment(sizes, fgattn::default_row_order());
-      const at::Tensor counts = offsets.narrow(0, 1, rows) - offsets.narrow(0, 0, rows);
-      const at::Tensor segments = at::arange(rows, counts.options()).div(segment, "floor");
-      const at::Tensor key = segments * (sizes.seq_kv + 1) + (sizes.seq_kv - counts);
-      insert_borrowed(offsets, indices, at::argsort(key, /*stable=*/true, 0, /*descending=*/false).to(at::kInt), sizes);
+        indices.is_contiguous() && indices.numel() > 0) {
+      fgattn::validate_csr_cuda(sizes, offsets.data_ptr<int64_t>(), offsets.numel(), indices.data_ptr<int32_t>(),
+                                indices.numel(), stream);
+      insert_borrowed(offsets, indices, device_row_order(offsets, sizes, stream), sizes);
       return entries_.front().plan;
     }
-    // CPU tensors (or a broken CUDA plan): checked and uploaded from the host (CUDA tensors are copied there first),
-    // after making room.
+    // CPU tensors (or CUDA tensors that cannot be borrowed): checked and uploaded from the host (CUDA tensors are
+    // copied there first), after making room.
     const std::size_t bytes = device_bytes(sizes.rows(), indices.numel());
     make_room(bytes);
     auto uploaded = std::make_shared<const fgattn::DevicePlan>(
-        fgattn::DevicePlan::upload(with_csr(sizes, offsets, indices), stream));
+        fgattn::DevicePlan::upload(with_csr(sizes, offsets, indices), stream, kRowOrder));
     entries_.push_front(Entry::make(offsets, indices, at::Tensor(), device, std::move(uploaded), bytes));
     held_ += bytes;
     return entries_.front().plan;
@@ -97,6 +109,14 @@ class DevicePlanCache {
   void put(const at::Tensor& offsets, const at::Tensor& indices, const at::Tensor& order, const fgattn::Plan& sizes) {
     const std::lock_guard<std::mutex> lock(mutex_);
     insert_borrowed(offsets, indices, order, sizes);
+  }
+
+  // The device-memory budget of uploaded plans: `bytes`, or 0 for a quarter of the device's memory. Least recently
+  // used plans beyond it are dropped now.
+  void set_budget(std::size_t bytes) {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    budget_ = bytes;
+    make_room(0);
   }
 
  private:
@@ -138,8 +158,8 @@ class DevicePlanCache {
 
   // With the mutex held: drops least recently used entries until one more entry of `bytes` fits.
   void make_room(std::size_t bytes) {
-    if (budget_ == 0) budget_ = budget_bytes();
-    while (!entries_.empty() && (entries_.size() >= kMaxDevicePlans || held_ + bytes > budget_)) drop_oldest();
+    const std::size_t budget = budget_ != 0 ? budget_ : default_budget_bytes();
+    while (!entries_.empty() && (entries_.size() >= kMaxDevicePlans || held_ + bytes > budget)) drop_oldest();
   }
 
   // A DevicePlan's device memory: offsets (int64, rows + 1), indices (int32, nnz), order (int32, rows).
@@ -148,15 +168,8 @@ class DevicePlanCache {
            static_cast<std::size_t>(rows) * 4;
   }
 
-  // FGATTN_PLAN_CACHE_MB, else a quarter of the current device's memory.
-  static std::size_t budget_bytes() {
-    if (const char* env = std::getenv("FGATTN_PLAN_CACHE_MB")) {
-      char* end = nullptr;
-      const unsigned long long mb = std::strtoull(env, &end, 10);
-      TORCH_CHECK_VALUE(end != env && *end == '\0' && mb > 0,
-                        message("FGATTN_PLAN_CACHE_MB: expected a positive number of megabytes, got '", env, "'"));
-      return static_cast<std::size_t>(mb) << 20;
-    }
+  // The budget unless set_plan_cache_budget chose one: a quarter of the current device's memory.
+  static std::size_t default_budget_bytes() {
     std::size_t free = 0, total = 0;
     TORCH_CHECK(cudaMemGetInfo(&free, &total) == cudaSuccess, "fgattn.attention: cudaMemGetInfo failed");
     return total / 4;
@@ -169,7 +182,7 @@ class DevicePlanCache {
 
   std::mutex mutex_;
   std::list<Entry> entries_;
-  std::size_t held_ = 0, budget_ = 0;
+  std::size_t held_ = 0, budget_ = 0;  // budget_ 0: default_budget_bytes()
 };
 
 DevicePlanCache& plan_cache() {
@@ -272,7 +285,8 @@ PlanTensors oracle_plan_cuda(const at::Tensor& q, const at::Tensor& k, int64_t b
   const at::Tensor lse_dense = lse.has_value() ? checked_lse(*lse, q) : at::Tensor();
   const cudaStream_t stream = current_stream(q);
   try {
-    const fgattn::OracleOptions options = oracle_options(block_m, tau);
+    fgattn::OracleOptions options = oracle_options(block_m, tau);
+    options.row_order = kRowOrder;
     return retry_after_emptying_torch_cache([&] {
       fgattn::OraclePredictor predictor;
       if (lse_dense.defined()) {
@@ -293,7 +307,8 @@ PlanTensors topcdf_plan_cuda(const at::Tensor& q, const at::Tensor& k, int64_t b
   const c10::DeviceGuard guard(q.device());
   const cudaStream_t stream = current_stream(q);
   try {
-    const fgattn::TopCdfOptions options = topcdf_options(block_m, pool, tau, sim_threshold);
+    fgattn::TopCdfOptions options = topcdf_options(block_m, pool, tau, sim_threshold);
+    options.row_order = kRowOrder;
     return retry_after_emptying_torch_cache([&] {
       fgattn::TopCdfPredictor predictor;
       predictor.predict(to_view(q, "q"), to_view(k, "k"), options, stream);
@@ -305,6 +320,15 @@ PlanTensors topcdf_plan_cuda(const at::Tensor& q, const at::Tensor& k, int64_t b
 }
 
 bool built_with_cuda() { return true; }
+
+void set_device_plan_budget(std::size_t bytes) { plan_cache().set_budget(bytes); }
+
+void validate_plan_on_device(const fgattn::Plan& sizes, const at::Tensor& offsets, const at::Tensor& indices) {
+  const c10::DeviceGuard guard(offsets.device());
+  const at::Tensor off = offsets.contiguous(), idx = indices.contiguous();
+  const int32_t* keys = idx.numel() > 0 ? idx.data_ptr<int32_t>() : nullptr;
+  fgattn::validate_csr_cuda(sizes, off.data_ptr<int64_t>(), off.numel(), keys, idx.numel(), current_stream(off));
+}
 
 #else  // without CUDA: CUDA tensors get a clear error
 
@@ -329,6 +353,12 @@ PlanTensors topcdf_plan_cuda(const at::Tensor& q, const at::Tensor&, int64_t, in
   built_without_cuda(q, "fgattn.topcdf_plan");
 }
 bool built_with_cuda() { return false; }
+
+void set_device_plan_budget(std::size_t) {}  // no device plans to keep
+
+void validate_plan_on_device(const fgattn::Plan& sizes, const at::Tensor& offsets, const at::Tensor& indices) {
+  validate_plan_on_host(sizes, offsets, indices);  // a torch with CUDA, an op library without: checked on the host
+}
 
 #endif
 

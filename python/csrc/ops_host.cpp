@@ -1,5 +1,5 @@
-// Ops without tensor inputs to dispatch on: plan files and the video-like generator; and the plan check that runs
-// on the plan's own device with tensor ops (ops.h).
+// Ops without tensor inputs to dispatch on: plan files, the video-like generator and the plan cache's budget; and
+// the library's plan check, run where the plan's tensors are (ops.h).
 #include <torch/library.h>
 
 #include <cstring>
@@ -40,16 +40,34 @@ void save_plan(c10::string_view path, const at::Tensor& offsets, const at::Tenso
   }
 }
 
-bool plan_is_valid(const at::Tensor& offsets, const at::Tensor& indices, int64_t seq_kv) {
+void validate_plan(const at::Tensor& offsets, const at::Tensor& indices, int64_t batch, int64_t heads, int64_t seq_q,
+                   int64_t seq_kv, int64_t block_m) {
   TORCH_CHECK_TYPE(offsets.scalar_type() == at::kLong && indices.scalar_type() == at::kInt,
-                   message("fgattn.plan_is_valid: offsets must be int64 and indices int32, got ",
-                           offsets.scalar_type(), " and ", indices.scalar_type()));
+                   message("plan: offsets must be int64 and indices int32, got ", offsets.scalar_type(), " and ",
+                           indices.scalar_type()));
   TORCH_CHECK_VALUE(offsets.dim() == 1 && indices.dim() == 1 && offsets.device() == indices.device(),
-                    message("fgattn.plan_is_valid: offsets and indices must be 1-D on one device, got shapes ",
-                            offsets.sizes(), " and ", indices.sizes(), " on ", offsets.device(), " and ",
-                            indices.device()));
-  TORCH_CHECK_VALUE(seq_kv >= 1, message("fgattn.plan_is_valid: seq_kv must be >= 1, got ", seq_kv));
-  return csr_is_valid(offsets, indices, seq_kv);
+                    message("plan: offsets and indices must be 1-D on one device, got shapes ", offsets.sizes(),
+                            " and ", indices.sizes(), " on ", offsets.device(), " and ", indices.device()));
+  fgattn::Plan sizes;
+  sizes.batch = batch, sizes.heads = heads, sizes.seq_q = seq_q, sizes.seq_kv = seq_kv;
+  sizes.block_m = checked_int(block_m, "plan", "block_m");
+  try {
+    if (offsets.is_cuda()) {
+      validate_plan_on_device(sizes, offsets, indices);
+    } else {
+      validate_plan_on_host(sizes, offsets, indices);
+    }
+  } catch (const fgattn::Error& e) {
+    TORCH_CHECK_VALUE(false, e.what());
+  }
+}
+
+void set_plan_cache_budget(int64_t megabytes) {
+  constexpr int64_t kMaxMegabytes = int64_t{1} << 40;  // 1 EB: far past any device, and no overflow in bytes
+  TORCH_CHECK_VALUE(megabytes >= 0 && megabytes <= kMaxMegabytes,
+                    message("fgattn.set_plan_cache_budget: megabytes must be >= 0 (0 = a quarter of the device's ",
+                            "memory) and at most 2^40, got ", megabytes));
+  set_device_plan_budget(static_cast<std::size_t>(megabytes) << 20);
 }
 
 // The generator's Q, K, V as fp32 CPU tensors (copied out of its host tensors; packed BSHD).

@@ -17,7 +17,7 @@ from .plan import Plan, dense_plan
 from .predict import built_with_cuda, cpu_oracle_plan, oracle_plan, oracle_plan_at_density, slice_scores, topcdf_plan
 from .workload import video_workload
 
-__all__ = ["attention", "Plan", "built_with_cuda", "dense_plan", "oracle_plan", "oracle_plan_at_density",
+__all__ = ["attention", "set_plan_cache_budget", "Plan", "built_with_cuda", "dense_plan", "oracle_plan", "oracle_plan_at_density",
            "cpu_oracle_plan", "topcdf_plan", "slice_scores", "video_workload", "load_library", "FgattnProcessor",
            "SparsitySchedule", "HunyuanVideoFgattnProcessor"]
 
@@ -43,6 +43,16 @@ def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, plan: Plan, lay
     if layout == "bhsd":
         out = out.transpose(1, 2)
     return (out, lse) if return_lse else out
+
+
+def set_plan_cache_budget(megabytes: int) -> None:
+    """Device memory, in MB, that attention() may keep uploaded plans in (plans given as CPU tensors are uploaded
+    once and kept, least recently used dropped first); 0 = a quarter of the device's memory, the default. Applies to
+    the whole process (one cache); plans beyond a smaller budget are dropped at once. Without CUDA: checked, no
+    effect."""
+    if isinstance(megabytes, bool) or not isinstance(megabytes, int):
+        raise TypeError(f"megabytes: must be an int, got {type(megabytes).__name__}")
+    torch.ops.fgattn.set_plan_cache_budget(megabytes)
 
 
 from .processor import FgattnProcessor, SparsitySchedule  # noqa: E402  (needs attention above)

@@ -59,7 +59,10 @@ def sampling_step(transformer_options: dict) -> int | None:
 class FgattnAttentionOverride:
     """A ComfyUI `optimized_attention_override` that runs fgattn on self-attention (see the module docstring)."""
 
-    def __init__(self, schedule: SparsitySchedule | None = None, previous=None):
+    def __init__(self, schedule: SparsitySchedule | None = None, previous=None, plan_cache_mb: int | None = None):
+        if plan_cache_mb is not None:  # the op's device-plan cache budget
+            from . import set_plan_cache_budget  # late: the package imports processor, which this module imports
+            set_plan_cache_budget(plan_cache_mb)
         self.schedule = schedule or SparsitySchedule()
         self.previous = previous  # an override installed before this one: it gets every call fgattn does not take
         self.layers: dict[tuple, _LayerState] = {}
@@ -131,11 +134,12 @@ class FgattnAttentionOverride:
         return out.transpose(1, 2) if skip_output_reshape else out.flatten(2)
 
 
-def patch_model(model, schedule: SparsitySchedule | None = None):
+def patch_model(model, schedule: SparsitySchedule | None = None, plan_cache_mb: int | None = None):
     """A clone of a ComfyUI ModelPatcher whose attention calls go through FgattnAttentionOverride (an override
-    already there keeps every call fgattn does not take). The model passed in is not changed."""
+    already there keeps every call fgattn does not take). The model passed in is not changed. plan_cache_mb: as
+    FgattnAttentionOverride's (None leaves the op's budget as it is)."""
     patched = model.clone()
     options = patched.model_options.setdefault("transformer_options", {})
     options["optimized_attention_override"] = FgattnAttentionOverride(
-        schedule, previous=options.get("optimized_attention_override"))
+        schedule, previous=options.get("optimized_attention_override"), plan_cache_mb=plan_cache_mb)
     return patched

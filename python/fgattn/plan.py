@@ -1,4 +1,4 @@
-"""The Plan (DESIGN.md contract) as torch tensors: for every (batch, head, query block) a sorted list of kept keys,
+"""The Plan (docs/design.md contract) as torch tensors: for every (batch, head, query block) a sorted list of kept keys,
 stored as CSR in row-major (b, h, qb) order. Builders never materialise more than their input (a token mask is
 already S x S; a key mask or block mask is not)."""
 from __future__ import annotations
@@ -57,32 +57,11 @@ class Plan:
 
     # -- checks ------------------------------------------------------------------------------------------------
     def validate(self) -> "Plan":
-        """Checks the contract (the C++ library re-checks on every CPU call); raises ValueError naming the rule."""
-        o, i = self.offsets, self.indices
-        if self.block_m < 1:
-            raise ValueError(f"plan: block_m must be >= 1, got {self.block_m}")
-        if min(self.batch, self.heads, self.seq_q, self.seq_kv) < 1:
-            raise ValueError("plan: batch, heads, seq_q and seq_kv must be >= 1")
-        if o.dtype != torch.int64 or o.dim() != 1 or o.numel() != self.rows + 1:
-            raise ValueError(f"plan: offsets must be int64 [{self.rows + 1}], got {o.dtype} {list(o.shape)}")
-        if i.dtype != torch.int32 or i.dim() != 1:
-            raise ValueError(f"plan: indices must be int32 1-D, got {i.dtype} {list(i.shape)}")
-        if o.is_cuda and i.device == o.device and torch.ops.fgattn.plan_is_valid(o, i, self.seq_kv):
-            return self  # checked where it lives; only a broken GPU plan comes to the host, for the message
-        o, i = o.cpu(), i.cpu()
-        if int(o[0]) != 0 or int(o[-1]) != i.numel():
-            raise ValueError(f"plan: offsets must start at 0 and end at nnz = {i.numel()}")
-        counts = o[1:] - o[:-1]
-        if bool((counts < 0).any()):
-            raise ValueError(f"plan: offsets decrease at row {int((counts < 0).nonzero()[0])}")
-        if i.numel():
-            if bool((i < 0).any()) or bool((i >= self.seq_kv).any()):
-                raise ValueError(f"plan: indices must be in [0, {self.seq_kv})")
-            row = torch.repeat_interleave(torch.arange(self.rows), counts)
-            same_row = row[1:] == row[:-1]
-            bad = same_row & (i[1:] <= i[:-1])
-            if bool(bad.any()):
-                raise ValueError(f"plan: row {int(row[1:][bad][0])} keys are not sorted ascending and unique")
+        """Checks the contract with the library's check (torch.ops.fgattn.validate_plan: on the CPU, or on the plan's
+        GPU where only a broken row comes to the host); raises ValueError naming the first broken row and rule, or
+        TypeError for tensors of the wrong dtype."""
+        torch.ops.fgattn.validate_plan(self.offsets, self.indices, self.batch, self.heads, self.seq_q, self.seq_kv,
+                                       self.block_m)
         return self
 
     # -- builders ----------------------------------------------------------------------------------------------
@@ -137,7 +116,7 @@ class Plan:
 
     def with_text_tokens(self, text_start: int, key_valid: torch.Tensor | None = None) -> "Plan":
         """This plan for a joint self-attention sequence whose tokens from `text_start` on are text (HunyuanVideo:
-        [video, text]); DESIGN.md keeps text tokens in every plan. Every query block keeps its own keys below
+        [video, text]); docs/design.md keeps text tokens in every plan. Every query block keeps its own keys below
         text_start plus every valid text key; a query block holding any text query keeps every valid key (text
         attends densely); keys that key_valid (bool [B, Skv], False = padding) rejects are dropped.
         O(nnz): each row's new keys are written in place, no sort; on the plan's device (a GPU plan stays there)."""

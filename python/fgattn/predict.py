@@ -1,7 +1,7 @@
 """Predictors that return a Plan.
 
 oracle: keep key j for query block i iff max over the block's queries of softmax probability P[q, j] > tau
-(DESIGN.md; default tau = 0.5 / Skv). Two implementations of the same rule:
+(docs/design.md; default tau = 0.5 / Skv). Two implementations of the same rule:
 - "kernel": the C++ library's (torch.ops.fgattn.oracle_plan): on CUDA tensors the tensor-core OraclePredictor (row
   LSE, then one bit per (query block, key); 1.1x a dense attention at Wan 480p, 0.5x given the LSE), on
   CPU tensors the exact oracle in double;
@@ -123,7 +123,7 @@ def cpu_oracle_plan(q: torch.Tensor, k: torch.Tensor, block_m: int = 128, tau: f
 
 def topcdf_plan(q: torch.Tensor, k: torch.Tensor, block_m: int = 128, pool: int = 16, tau: float = 0.9,
                 sim_threshold: float = 0.5, layout: str = "bshd", backend: str = "auto") -> Plan:
-    """The library's pooled-block Top-CDF predictor with the self-similarity guard (DESIGN.md).
+    """The library's pooled-block Top-CDF predictor with the self-similarity guard (docs/design.md).
 
     backend: "auto" runs it on the GPU for CUDA inputs it supports (bf16/fp16, D = 64 or 128, block_m = 64 or 128,
     pool dividing block_m with block_m / pool <= 16, at most 5,120 key pools) and on the CPU otherwise (CUDA inputs

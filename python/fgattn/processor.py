@@ -111,10 +111,19 @@ def project_qkv(attn, hidden_states: torch.Tensor, rotary_emb, channels: torch.T
     return q, k, v
 
 
-class FgattnProcessor:
-    """Self-attention processor running fgattn.attention with a per-layer plan (see the module docstring)."""
+def _set_plan_cache_budget(plan_cache_mb: int | None) -> None:
+    if plan_cache_mb is not None:
+        from . import set_plan_cache_budget  # late: the package imports this module
+        set_plan_cache_budget(plan_cache_mb)
 
-    def __init__(self, schedule: SparsitySchedule, fallback=None):
+
+class FgattnProcessor:
+    """Self-attention processor running fgattn.attention with a per-layer plan (see the module docstring).
+    plan_cache_mb: when given, the op's device-plan cache budget in MB (fgattn.set_plan_cache_budget; 0 = a quarter
+    of the device's memory); None leaves it as it is."""
+
+    def __init__(self, schedule: SparsitySchedule, fallback=None, plan_cache_mb: int | None = None):
+        _set_plan_cache_budget(plan_cache_mb)
         self.schedule = schedule
         self.fallback = fallback  # the stock processor: used for dense forwards and any cross-attention call
         self.calls = 0    # forwards seen by this layer
@@ -128,8 +137,11 @@ class FgattnProcessor:
             not getattr(module, "is_cross_attention", True)
 
     @classmethod
-    def install(cls, transformer: torch.nn.Module, schedule: SparsitySchedule | None = None) -> SparsitySchedule:
-        """Installs one processor per self-attention module (cross-attention keeps its processor)."""
+    def install(cls, transformer: torch.nn.Module, schedule: SparsitySchedule | None = None,
+                plan_cache_mb: int | None = None) -> SparsitySchedule:
+        """Installs one processor per self-attention module (cross-attention keeps its processor); plan_cache_mb as
+        the constructor's."""
+        _set_plan_cache_budget(plan_cache_mb)
         schedule = schedule or SparsitySchedule()
         for module in transformer.modules():
             if cls._selects(module):

@@ -6,7 +6,7 @@ It replaces the joint attention of the dual-stream and single-stream blocks (not
 sequence is [video tokens, text tokens], and the model's attention_mask ([B, 1, 1, N] bool) marks padded text keys.
 The predictor sees the joint q and k; the plan it returns is then made to keep every valid text key in every query
 block, to give query blocks that hold text queries every valid key (text attends densely), and to drop padded keys
-(Plan.with_text_tokens; DESIGN.md). Cache, refresh schedule, dense first forwards and the switch back to dense are
+(Plan.with_text_tokens; docs/design.md). Cache, refresh schedule, dense first forwards and the switch back to dense are
 the Wan processor's (processor.py).
 """
 from __future__ import annotations
@@ -31,8 +31,8 @@ def _key_valid(attention_mask: torch.Tensor | None, batch: int, seq: int) -> tor
 class HunyuanVideoFgattnProcessor(FgattnProcessor):
     """Joint [video, text] self-attention of HunyuanVideo's transformer blocks through fgattn (module docstring)."""
 
-    def __init__(self, schedule, fallback=None):
-        super().__init__(schedule, fallback)
+    def __init__(self, schedule, fallback=None, plan_cache_mb: int | None = None):
+        super().__init__(schedule, fallback, plan_cache_mb)
         self._joint: tuple | None = None  # (predicted plan, text_start, key_valid on the CPU, joint plan)
 
     @staticmethod

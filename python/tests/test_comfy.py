@@ -221,7 +221,7 @@ def test_patch_model_and_the_node():
         run_blocks(x, context, dict(sigma_options(step), optimized_attention_override=node_override))
     densities = node_override.schedule.densities()
     assert len(densities) == 2 and all(0.0 < d < 1.0 for d in densities)  # tau = 2 / Skv keeps some keys
-    assert set(FgattnSparseAttention.INPUT_TYPES()["optional"]) == {"predictor", "topcdf_tau"}
+    assert set(FgattnSparseAttention.INPUT_TYPES()["optional"]) == {"predictor", "topcdf_tau", "plan_cache_mb"}
     (out,) = node.patch(model, True, 0, "", "64", 0.5, predictor="topcdf", topcdf_tau=0.5)
     topcdf = out.model_options["transformer_options"]["optimized_attention_override"]
     run_blocks(x, context, dict(sigma_options(0), optimized_attention_override=topcdf))
@@ -235,3 +235,9 @@ def test_patch_model_and_the_node():
         node.patch(model, True, 1, "0, ten", "128", 0.5)
     with pytest.raises(ValueError, match="tau_factor: must be >= 0"):
         node.patch(model, True, 1, "0", "128", -1.0)
+    with pytest.raises(ValueError, match="fgattn.set_plan_cache_budget: megabytes must be >= 0"):
+        node.patch(model, True, 1, "0", "128", 0.5, plan_cache_mb=-1)
+    with pytest.raises(ValueError, match="megabytes must be >= 0"):
+        fgattn.comfy.FgattnAttentionOverride(plan_cache_mb=-1)
+    (out,) = node.patch(model, True, 1, "0", "128", 0.5, plan_cache_mb=512)  # the op's plan cache: 512 MB
+    fgattn.set_plan_cache_budget(0)

@@ -138,18 +138,3 @@ def test_frontier_table_reads_frontier_json(tmp_path):
     untimed.write_text(json.dumps(d))
     md = frontier_table.table(untimed)
     assert "Untimed (CPU sweep)" in md and f"| {t['series']} | " in md and " | - |" in md
-
-
-def test_predict_steps_table_reads_committed_steps():
-    """bench/predict_steps_table.py on the committed Top-CDF steps: one row per folder, numbers from their JSON."""
-    spec = importlib.util.spec_from_file_location("predict_steps_table", REPO / "bench" / "predict_steps_table.py")
-    steps = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(steps)
-    root = REPO / "bench" / "results" / "predict" / "topcdf-steps"
-    md = steps.table(root)
-    folders = [p for p in root.iterdir() if p.is_dir()]
-    assert len(md.strip().splitlines()) == 2 + len(folders)
-    final = json.loads((root / "9-7ac8bd1" / "predict_cost.json").read_text())
-    topcdf = next(r for r in final if r["backend"] == "predict/topcdf" and r["output"] == "device")
-    assert f"| 9-7ac8bd1 | 7ac8bd1 | {topcdf['ms']:.3f} ms / {topcdf['ms'] / topcdf['dense_ms']:.4f}x" in md
-    assert (root / "steps.md").read_text() == md

@@ -47,7 +47,7 @@ def test_error_messages():
         call(q, k, v, p.offsets, p.indices, scale=float("inf"))
     with pytest.raises(ValueError, match="layout: must be 'bshd' or 'bhsd'"):
         fgattn.attention(q, k, v, p, layout="bsd")
-    with pytest.raises(ValueError, match="plan: offsets must start at 0"):
+    with pytest.raises(ValueError, match=r"plan.offsets: offsets\[0\] must be 0, got 1"):
         Plan(p.offsets + 1, p.indices, 1, 2, 20, 20, 8).validate()
 
 

@@ -148,7 +148,7 @@ def test_opcheck_plan_ops():
 
 
 def _corruptions(plan: Plan):
-    """(name, offsets, indices) of broken copies of `plan` (rows of at least two keys in row 0 required)."""
+    """(name, offsets, indices, the rule the error must name) of broken copies of `plan` (row 0 keeps every key)."""
     o, i = plan.offsets, plan.indices
     r0 = int(o[1])  # row 0 has keys [0, r0)
     swapped = i.clone()
@@ -161,18 +161,27 @@ def _corruptions(plan: Plan):
     start, end, down, wild = o.clone(), o.clone(), o.clone(), o.clone()
     start[0] = 1
     end[-1] = o[-1] - 1
-    down[1], down[2] = o[2], o[1]  # rows 0 and 1 cross
+    down[3], down[4] = o[4], o[3]  # rows 2 and 3 cross (row 2 is empty, row 3 is not)
     wild[1] = 10 ** 12
-    return [("unsorted", o, swapped), ("duplicate", o, dup), ("key >= seq_kv", o, high), ("key < 0", o, low),
-            ("offsets[0] != 0", start, i), ("offsets[-1] != nnz", end, i), ("decreasing", down, i),
-            ("out of range", wild, i), ("missing key", o, i[:-1])]
+    row0 = r"plan\.indices: plan row 0 \(b=0, h=0, query block 0\): "
+    sorted_rule = "keys must be sorted ascending and unique"
+    return [("unsorted", o, swapped, row0 + sorted_rule + ", 0 follows 1"),
+            ("duplicate", o, dup, row0 + sorted_rule + ", 0 follows 0"),
+            ("key >= seq_kv", o, high, row0 + rf"key {plan.seq_kv} is out of range \[0, {plan.seq_kv}\)"),
+            ("key < 0", o, low, row0 + r"key -1 is out of range"),
+            ("offsets[0] != 0", start, i, r"plan\.offsets: offsets\[0\] must be 0, got 1"),
+            ("offsets[-1] != nnz", end, i, r"plan\.offsets: last offset \d+ must equal the number of indices"),
+            ("decreasing", down, i, r"plan\.offsets: plan row 3 \(b=0, h=0, query block 3\): offsets decrease"),
+            ("out of range", wild, i, r"plan row 0 .*: offset 1000000000000 is past the \d+ indices"),
+            ("missing key", o, i[:-1], r"must equal the number of indices"),
+            ("offsets too short", o[:-1], i, r"plan\.offsets: has 10 entries, expected B\*H\*nQB\+1 = 11")]
 
 
 @pytest.mark.parametrize("seed", range(3))
-def test_plan_is_valid_agrees_with_validate(seed):
-    """torch.ops.fgattn.plan_is_valid checks a plan with tensor ops where it lives (attention() uses it for CUDA plans
-    it has not seen, instead of a trip through the host): true for valid plans, including empty rows, a single key and
-    rows whose keys descend across a row boundary, false for each broken rule."""
+def test_validate_plan_runs_the_library_check(seed):
+    """torch.ops.fgattn.validate_plan (behind Plan.validate()) is the library's check (fgattn::validate_csr): valid
+    plans pass, including empty rows, a single key and rows whose keys descend across a row boundary; each broken rule
+    raises a ValueError naming the first broken row and the rule; dtypes and ranks are refused by name."""
     torch.manual_seed(seed)
     skv = 45
     mask = random_key_mask(1, 2, 5, skv, 0.4)
@@ -181,17 +190,42 @@ def test_plan_is_valid_agrees_with_validate(seed):
     mask[0, 1, 3] = False
     mask[0, 1, 3, 7] = True  # a single key
     plan = Plan.from_key_mask(mask, 5 * 16, 16)
-    assert torch.ops.fgattn.plan_is_valid(plan.offsets, plan.indices, skv)
-    assert torch.ops.fgattn.plan_is_valid(Plan.dense(1, 2, 80, skv, 16).offsets, Plan.dense(1, 2, 80, skv, 16).indices,
-                                          skv)
-    empty = Plan.from_key_mask(torch.zeros(1, 1, 3, skv, dtype=torch.bool), 48, 16)
-    assert torch.ops.fgattn.plan_is_valid(empty.offsets, empty.indices, skv)
-    for name, o, i in _corruptions(plan):
-        broken = Plan(o, i, 1, 2, 80, skv, 16)
-        with pytest.raises(ValueError):
-            broken.validate()
-        assert not torch.ops.fgattn.plan_is_valid(o, i, skv), name
-    with pytest.raises(TypeError, match="offsets must be int64 and indices int32"):
-        torch.ops.fgattn.plan_is_valid(plan.offsets.int(), plan.indices, skv)
-    with pytest.raises(ValueError, match="seq_kv must be >= 1"):
-        torch.ops.fgattn.plan_is_valid(plan.offsets, plan.indices, 0)
+    assert plan.validate() is plan
+    Plan.dense(1, 2, 80, skv, 16).validate()
+    Plan.from_key_mask(torch.zeros(1, 1, 3, skv, dtype=torch.bool), 48, 16).validate()
+    for name, o, i, rule in _corruptions(plan):
+        with pytest.raises(ValueError, match=rule):
+            Plan(o, i, 1, 2, 80, skv, 16).validate()
+    with pytest.raises(TypeError, match="plan: offsets must be int64 and indices int32, got Int and Int"):
+        Plan(plan.offsets.int(), plan.indices, 1, 2, 80, skv, 16).validate()
+    with pytest.raises(ValueError, match="plan: offsets and indices must be 1-D"):
+        Plan(plan.offsets.view(1, -1), plan.indices, 1, 2, 80, skv, 16).validate()
+    with pytest.raises(ValueError, match="plan.seq_kv: must be >= 1, got 0"):
+        Plan(plan.offsets, plan.indices, 1, 2, 80, 0, 16).validate()
+    with pytest.raises(ValueError, match=r"plan: block_m must be in \[1, 2\^20\], got 0"):
+        Plan(plan.offsets, plan.indices, 1, 2, 80, skv, 0).validate()
+    strided = Plan(torch.stack([plan.offsets, plan.offsets], 1)[:, 0], plan.indices, 1, 2, 80, skv, 16)
+    assert not strided.offsets.is_contiguous() and strided.validate() is strided
+
+
+def test_set_plan_cache_budget_checks_its_argument():
+    """The op's device-plan cache budget is an option (no environment variable): any megabytes >= 0 is taken (0 = a
+    quarter of the device's memory; without CUDA there is no cache and nothing changes), a negative or non-int value
+    is refused naming the argument, and the processors take it as plan_cache_mb."""
+    for mb in (1, 0, 4096):
+        fgattn.set_plan_cache_budget(mb)
+        torch.ops.fgattn.set_plan_cache_budget(mb)
+    with pytest.raises(ValueError, match=r"fgattn.set_plan_cache_budget: megabytes must be >= 0 .*got -1"):
+        fgattn.set_plan_cache_budget(-1)
+    with pytest.raises(ValueError, match="megabytes must be >= 0"):
+        torch.ops.fgattn.set_plan_cache_budget(-5)
+    with pytest.raises(ValueError, match="at most 2\\^40"):
+        fgattn.set_plan_cache_budget(1 << 41)
+    with pytest.raises(TypeError, match="megabytes: must be an int, got float"):
+        fgattn.set_plan_cache_budget(1.5)
+    with pytest.raises(ValueError, match="megabytes must be >= 0"):
+        fgattn.FgattnProcessor(fgattn.SparsitySchedule(), plan_cache_mb=-1)
+    with pytest.raises(ValueError, match="megabytes must be >= 0"):
+        fgattn.HunyuanVideoFgattnProcessor(fgattn.SparsitySchedule(), plan_cache_mb=-1)
+    assert fgattn.FgattnProcessor(fgattn.SparsitySchedule(), plan_cache_mb=64).plan is None
+    fgattn.set_plan_cache_budget(0)

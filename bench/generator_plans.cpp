@@ -8,6 +8,7 @@
 #include <cstdint>
 
 #include "bench_common.h"
+#include "plan_structure.h"
 #include "fgattn/cuda.h"
 #include "fgattn/predict_cuda.h"
 #include "fgattn/workload.h"
@@ -78,10 +79,12 @@ nlohmann::json generator_plan_records(const std::string& preset_name, const std:
         {"density", kept}, {"target_density", target}, {"ms", ms}, {"reps", reps}, {"timing", kTimingMethod}, {"row_order", row_order_name(choice.row_order)},
         {"tflops_attended", flops / (ms * 1e-3) / 1e12}, {"nonfinite_outputs", bad}, {"dtype", "bf16"},
         {"plan_source", fmt::format("oracle (max_q P > tau) on the video-like generator's q/k, preset {}", preset_name)},
-        {"tau_times_skv", best_factor}, {"flops_counted", "attended: 4*D*kept (query,key) pairs (QK^T + PV)"}};
+        {"tau_times_skv", best_factor}, {"flops_counted", "attended: 4*D*kept (query,key) pairs (QK^T + PV)"},
+        {"plan_structure", plan_structure(oracle.download(), block_m == 128 ? 128 : 64)}};
     fmt::print("{:<34} {:<14} density {:6.4f}  {:9.3f} ms  {:7.1f} TFLOP/s attended  nonfinite {}\n",
                rec["shape"].get<std::string>(), rec["granularity"].get<std::string>(), kept, ms,
                rec["tflops_attended"].get<double>(), bad);
+    fmt::print("    plan structure {}\n", rec["plan_structure"].dump());
     records.push_back(rec);
   }
   return records;

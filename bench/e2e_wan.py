@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "python"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/timing.py, also when imported by path
 import fgattn  # noqa: E402
 from fgattn import FgattnProcessor, Plan, SparsitySchedule  # noqa: E402
-from timing import Timer  # noqa: E402  (e2e_sp.py and sp_share.py import it from here)
+from timing import Timer  # noqa: E402  (bench/timing.py; sp_share.py imports it from here)
 
 # Wan2.1-1.3B (diffusers' Wan2.1-T2V-1.3B transformer config).
 WAN_1_3B = dict(patch_size=(1, 2, 2), num_attention_heads=12, attention_head_dim=128, in_channels=16, out_channels=16,

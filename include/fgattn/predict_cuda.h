@@ -35,8 +35,8 @@ class TopCdfPredictor {
   TopCdfPredictor& operator=(TopCdfPredictor&&) noexcept;
 
   // Checks the arguments (fgattn::Error), then enqueues the prediction on `stream`. The returned plan belongs to
-  // this predictor and is overwritten by the next predict(); its offsets, indices and order are complete once
-  // `stream` reaches this point. Its nnz and attended_pairs are host numbers the device has not sent: they read -1
+  // this predictor and is overwritten by the next predict(); its offsets, indices and order (options.row_order's
+  // schedule, schedule_rows_cuda in fgattn/plan_cuda.h) are complete once `stream` reaches this point. Its nnz and attended_pairs are host numbers the device has not sent: they read -1
   // until finish().
   const DevicePlan& predict(const TensorView& q, const TensorView& k, const TopCdfOptions& options = {},
                             cudaStream_t stream = nullptr);

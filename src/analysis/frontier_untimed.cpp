@@ -1,4 +1,4 @@
-// CPU-only builds: the timed frontier is not available (frontier_cuda.cpp provides it in CUDA builds).
+// CPU-only builds: the frontier is untimed (frontier_cuda.cpp times it in CUDA builds).
 #ifndef FGATTN_WITH_CUDA
 #include "fgattn/error.h"
 #include "fgattn/frontier.h"

@@ -3,9 +3,8 @@
 //
 // Why not pass the pieces to TORCH_CHECK: c10::str streams each piece through a std::ostringstream whose code is
 // instantiated in this library. Built with g++ 13.3 on the GPU machine, the library held its own copies of the stream
-// code (54 std::num_put / _M_insert<long> symbols, bench/results/logs/2026-12-01/toolchain.txt), and streaming an
-// integer segfaulted inside them instead of raising (2026-12-01, cuda-gdb backtrace in
-// bench/results/logs/op_error_segfault_h200.log). Numbers go through std::to_string here, c10 types through c10's
+// code (54 std::num_put / _M_insert<long> symbols), and streaming an integer segfaulted inside them instead of
+// raising (2026-12-01, cuda-gdb backtrace; both device logs are in git history at bff70b3, bench/results/logs/). Numbers go through std::to_string here, c10 types through c10's
 // own compiled to-string functions, so no stream in this library formats a number.
 #include <c10/core/Device.h>
 #include <c10/core/ScalarType.h>

@@ -39,7 +39,7 @@ class SparsitySchedule:
     predictor: Callable[[torch.Tensor, torch.Tensor], Plan] | None = None  # (q, k in [B, S, H, D]) -> Plan
     enabled: bool = True                          # False: every layer runs the stock (dense) attention
     # True: a plan that keeps every key runs torch SDPA instead of the fgattn kernel (the same math). On an H200 at the
-    # Wan shapes fgattn's dense M=128 kernel is the faster one (bench/results/LATEST.md: 10.2 vs 11.2 ms at 480p),
+    # Wan shapes fgattn's dense M=128 kernel is the faster one (bench/results/kernel/bench.md, beside cuDNN in the same run),
     # level at D=64; the switch is for GPUs and shapes where PyTorch's path wins.
     sdpa_for_dense_plans: bool = False
     processors: list = field(default_factory=list, repr=False)

@@ -1,6 +1,7 @@
 #pragma once
-// Thin wrappers over the sm_80+ instructions the attention kernels use: 16-byte cp.async (zero-filling),
-// ldmatrix, mma.sync m16n8k16 with fp32 accumulators, and packing to bf16/f16 pairs.
+// Thin wrappers over sm_80+ instructions: 16-byte cp.async (zero-filling; the attention producer's gather and the
+// predictors' staging), ldmatrix and mma.sync m16n8k16 with fp32 accumulators (Top-CDF's pooled logits), packing to
+// bf16/f16 pairs and exp2.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
@@ -30,11 +31,6 @@ __device__ __forceinline__ void cp_async_wait() {
 
 __device__ __forceinline__ void ldmatrix_x4(std::uint32_t (&r)[4], std::uint32_t addr) {
   asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-               : "r"(addr));
-}
-__device__ __forceinline__ void ldmatrix_x4_trans(std::uint32_t (&r)[4], std::uint32_t addr) {
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
                : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
                : "r"(addr));
 }

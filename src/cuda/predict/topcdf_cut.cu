@@ -10,7 +10,7 @@
 // Cost per query pool at Wan 480p (2048 key pools, 64 per lane): ~10 passes over 64 registers (max, exp, sum,
 // 7.2 bisection steps on the video-like logits with the first pivot at (1 - tau) * sum / pools, the keep / mark
 // pass); measured 122 us for the 24,576 query pools on an H200 (96 registers, 5 CTAs per SM, 0.75 issued per
-// scheduler cycle; bench/results/predict/topcdf-steps/).
+// scheduler cycle; docs/performance.md, Predictors).
 #include <cmath>
 
 #include "cuda/predict/topcdf_params.h"

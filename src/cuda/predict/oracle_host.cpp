@@ -134,19 +134,11 @@ const DevicePlan& OraclePredictor::finish(cudaStream_t stream) {
 Plan OraclePredictor::download(cudaStream_t stream) { return cuda::download_plan(finish(stream), stream); }
 
 Prediction oracle_plan_cuda(const TensorView& q, const TensorView& k, const OracleOptions& options) {
-  // One predictor for the host API: its workspace is reused by every call (never freed: no teardown-order issues).
-  static std::mutex lock;
-  static auto* predictor = new OraclePredictor;
-  const std::lock_guard<std::mutex> guard(lock);
-  EventTimer timer;
-  predictor->predict(q, k, options, nullptr);
-  timer.stop();
-  const double seconds = timer.milliseconds() / 1e3;
   const int n = options.block_n;
   const std::string granularity = n == 1 ? "Mx1" : n == options.block_m ? "MxM" : fmt::format("Mx{}", n);
-  Prediction prediction{predictor->download(nullptr), {"oracle", granularity, predictor->tau(), 0.0, seconds}};
-  prediction.report.density = prediction.plan.density();
-  return prediction;
+  return cuda::predict_on_host<OraclePredictor>(q, k, options, [&](const OraclePredictor& predictor) {
+    return PredictorReport{"oracle", granularity, predictor.tau(), 0.0, 0.0};
+  });
 }
 
 }  // namespace fgattn

@@ -3,10 +3,13 @@
 #include <cuda_runtime.h>
 
 #include <memory>
+#include <mutex>
 
 #include "cuda/host/checks.h"
 #include "cuda/predict/oracle_params.h"
+#include "fgattn/cuda_timing.h"
 #include "fgattn/plan.h"
+#include "fgattn/predict.h"
 #include "fgattn/tensor.h"
 
 namespace fgattn::cuda {
@@ -28,5 +31,24 @@ DeviceBuffer<T> device_alloc(std::size_t count, const char* what) {
 // q/k of a GPU predictor: GPU operands (checks.h) of equal dtype, batch, heads and head dim.
 void check_predictor_operands(const TensorView& q, const TensorView& k);
 ElementType element_type(const TensorView& t);
+
+// The host API's prediction (oracle_plan_cuda, topcdf_plan_cuda): one predictor of each kind for the process, its
+// workspace reused by every call (never freed: no teardown-order issues), timed on the default stream from the launch
+// until the plan is complete on the device, then downloaded (not timed). `report` names the predictor; its density
+// and seconds are filled here.
+template <typename Predictor, typename Options, typename Report>
+Prediction predict_on_host(const TensorView& q, const TensorView& k, const Options& options, Report&& report) {
+  static std::mutex lock;
+  static auto* predictor = new Predictor;
+  const std::lock_guard<std::mutex> guard(lock);
+  EventTimer timer;
+  predictor->predict(q, k, options, nullptr);
+  timer.stop();
+  const double seconds = timer.milliseconds() / 1e3;
+  Prediction prediction{predictor->download(nullptr), report(*predictor)};
+  prediction.report.seconds = seconds;
+  prediction.report.density = prediction.plan.density();
+  return prediction;
+}
 
 }  // namespace fgattn::cuda

@@ -141,17 +141,9 @@ const DevicePlan& TopCdfPredictor::finish(cudaStream_t stream) {
 Plan TopCdfPredictor::download(cudaStream_t stream) { return cuda::download_plan(finish(stream), stream); }
 
 Prediction topcdf_plan_cuda(const TensorView& q, const TensorView& k, const TopCdfOptions& o) {
-  // One predictor for the host API: its workspace is reused by every call (never freed: no teardown-order issues).
-  static std::mutex lock;
-  static auto* predictor = new TopCdfPredictor;
-  const std::lock_guard<std::mutex> guard(lock);
-  EventTimer timer;
-  predictor->predict(q, k, o, nullptr);
-  timer.stop();
-  const double seconds = timer.milliseconds() / 1e3;
-  Prediction prediction{predictor->download(nullptr), {"topcdf", fmt::format("Mx{}", o.pool), o.tau, 0.0, seconds}};
-  prediction.report.density = prediction.plan.density();
-  return prediction;
+  return cuda::predict_on_host<TopCdfPredictor>(q, k, o, [&](const TopCdfPredictor&) {
+    return PredictorReport{"topcdf", fmt::format("Mx{}", o.pool), o.tau, 0.0, 0.0};
+  });
 }
 
 }  // namespace fgattn

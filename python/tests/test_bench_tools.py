@@ -25,6 +25,8 @@ GENERATED_TABLES = [
      ["frontier/frontier_wan480p.json", "frontier/frontier_wan720p.json", "frontier/frontier_hunyuan720p.json"]),
     ("predict/predict_cost.md", "predict_table.py",
      ["predict/predict_cost_wan480p.json", "predict/predict_cost_wan720p.json"]),
+    ("kernel/diagnose.md", "diagnose_table.py", ["kernel/bench_diagnose.json"]),
+    ("kernel/structure.md", "structure_table.py", ["kernel/bench_generator.json"]),
 ]
 
 

@@ -28,13 +28,15 @@ import argparse
 import datetime
 import json
 import math
+import os
 import sys
 import time
 from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "python"))
+if os.environ.get("FGATTN_USE_INSTALLED") != "1":  # else the installed package (scripts/gpu-test-torch with a wheel)
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "python"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/timing.py, also when imported by path
 import fgattn  # noqa: E402
 from fgattn import FgattnProcessor, Plan, SparsitySchedule  # noqa: E402

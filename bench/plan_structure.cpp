@@ -1,5 +1,6 @@
 #include "plan_structure.h"
 
+#include <algorithm>
 #include <cstdint>
 
 namespace fgattn::bench {

@@ -4,6 +4,7 @@
 // host work outside the events (argument checks, poisoning an output) is not counted.
 #include <cuda_runtime_api.h>
 
+#include <utility>
 #include <vector>
 
 namespace fgattn {

@@ -1,5 +1,5 @@
 // Host side of the GPU oracle: argument checks, the reusable workspace and the passes on one stream — row LSE and
-// oracle bits (both the sm_90a attention kernel's S-only mode, wgmma_scores.cuh), counts, CUB scan, fill, row
+// oracle bits (both the sm_90a attention kernel's S-only mode, consumer_scores.cuh), counts, CUB scan, fill, row
 // schedule (schedule_rows_cuda). A warm predict() allocates nothing and never waits for the
 // device; oracle_plan_cuda runs one shared predictor and copies the plan to the host.
 #include <fmt/format.h>
@@ -87,7 +87,7 @@ const DevicePlan& OraclePredictor::run(const TensorView& q, const TensorView& k,
   check_text_tokens(options.text_tokens, shape.seq_q, shape.seq_kv);
   const std::int64_t rows = shape.rows(), words = (shape.seq_kv + 63) / 64;
   w.tau = options.tau >= 0 ? options.tau : 0.5 / static_cast<double>(shape.seq_kv);
-  const int partials = options.block_m / 16;  // one bit row per warp of the block (wgmma_scores.cuh)
+  const int partials = options.block_m / 16;  // one bit row per warp of the block (consumer_scores.cuh)
   auto* bits = w.bits.get<std::uint64_t>(static_cast<std::size_t>(rows * partials * words), "oracle workspace");
   w.out.prepare(shape);
   w.finish.prepare(shape, options.row_order, stream);

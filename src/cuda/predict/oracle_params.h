@@ -2,7 +2,7 @@
 // Plain parameter structs and launchers of the GPU oracle predictor (framework-free; docs/design.md, layer 1).
 // Passes 1 and 2 (the row LSE, then for each (query block, key) whether max over the block's queries of
 // P[q, key] > tau, as a bitmask [rows][ceil(Skv / 64)]) are the attention kernel's S-only mode
-// (src/cuda/attention/wgmma_scores.cuh, launch_scores): S x S probabilities are never written.
+// (src/cuda/attention/consumer_scores.cuh, host/launch_scores.cu): S x S probabilities are never written.
 // Pass 3 (bits_to_plan): group the bits into M x N slices and compact them into the CSR plan.
 #include <cuda_runtime.h>
 

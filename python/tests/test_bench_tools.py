@@ -27,6 +27,7 @@ GENERATED_TABLES = [
      ["predict/predict_cost_wan480p.json", "predict/predict_cost_wan720p.json"]),
     ("kernel/diagnose.md", "diagnose_table.py", ["kernel/bench_diagnose.json"]),
     ("kernel/structure.md", "structure_table.py", ["kernel/bench_generator.json"]),
+    ("kernel/ncu_kernelprof.md", "ncu_sections.py", ["kernel/ncu_kernelprof.json"]),
 ]
 
 
@@ -125,3 +126,28 @@ def test_ncu_source_summary_ranks_samples_executions_and_opcodes(tmp_path):
     assert len(rows) == 2
     assert "| 0 | `SYNCS" in by_executions and "HGMMA" not in by_executions  # top 2: the retry loop
     assert "| SYNCS | 900 | 42.9 % |" in by_opcode and "| BRA | 900 | 42.9 % |" in by_opcode  # predicate stripped
+
+
+def test_ncu_sections_reads_the_section_tables(tmp_path):
+    """The kernelprof stage's parser: the kernel's name and each section row's unit and value (thousands commas
+    dropped); a file with no profiled kernel is refused."""
+    report = tmp_path / "ncu.txt"
+    report.write_text(
+        "==PROF== Profiling \"attention_kernel\": 0%....100% - 20 passes\n"
+        "  void attention_kernel<__nv_bfloat16, KernelTraits<128, 128, 0>, 0>(AttentionParams) (132, 1, 1)x(384, 1, 1),"
+        " Context 1, Stream 7, Device 0, CC 9.0\n"
+        "    Section: GPU Speed Of Light Throughput\n"
+        "    ----------------------- ----------- -------------\n"
+        "    Metric Name             Metric Unit  Metric Value\n"
+        "    Elapsed Cycles                cycle    16,366,450\n"
+        "    Duration                         ms          9.38\n"
+        "    L2 Cache Throughput               %         42.40\n")
+    records = json.loads(run_tool(BENCH / "ncu_sections.py", "json", "H200", "2026-12-04", f"dense={report}"))
+    assert records[0]["kernel"].startswith("void attention_kernel<__nv_bfloat16, KernelTraits<128, 128, 0>, 0>")
+    assert records[0]["metrics"]["Elapsed Cycles"] == {"unit": "cycle", "value": 16366450.0}
+    assert records[0]["metrics"]["Duration"] == {"unit": "ms", "value": 9.38}
+    assert records[0]["device"] == "H200" and records[0]["profile"] == "dense"
+    empty = tmp_path / "empty.txt"
+    empty.write_text("==PROF== No kernels were profiled.\n")
+    with pytest.raises(subprocess.CalledProcessError):
+        run_tool(BENCH / "ncu_sections.py", "json", "H200", "2026-12-04", f"none={empty}")

@@ -2,6 +2,7 @@
 
     schedule = fgattn.SparsitySchedule(dense_forwards=2, refresh_at=(0, 15, 30, 45, 60, 80))
     fgattn.FgattnProcessor.install(transformer, schedule)   # self-attention (attn1) only; cross-attention stays stock
+    transformer.compile_repeated_blocks(fullgraph=True)      # optional (diffusers' regional torch.compile)
     ... run the pipeline ...                                  # schedule.reset() before the next video
     schedule.enabled = False                                  # switch back to dense (stock attention) at any time
     fgattn.FgattnProcessor.uninstall(transformer)
@@ -12,9 +13,20 @@ missing or no longer matches the shapes) the predictor builds a new plan from th
 forwards reuse the cached plan (the paper's mask-reuse strategy). The default predictor is fgattn.oracle_plan: on
 CUDA bf16/fp16 inputs with head dim 64 or 128 the library's tensor-core oracle (about 1.2x one dense attention at Wan
 480p), elsewhere torch ops.
+
+torch.compile: the schedule advances outside the blocks. install() puts a forward pre-hook on the transformer that,
+before each forward, gives every layer its mode for that forward ("stock", "build", "plan" or "sdpa"); a block reads
+only that mode, which changes at schedule boundaries, so a compiled block has one graph per mode and no guard on a
+counter. A cached plan's tensors are graph inputs, its key count (nnz) a dynamic size: a refreshed plan of another
+density runs in the same graph. A build forward runs the predictor inside the op fgattn::processor_build (eager
+Python behind an op whose output shape does not depend on the plan), so blocks compile with fullgraph=True on every
+forward. Compiling the whole transformer works too (one graph break, at the hook, outside the blocks). A processor
+set by hand (module.set_processor, no install) advances its own counter on each call, with a graph break there.
 """
 from __future__ import annotations
 
+import itertools
+import weakref
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -67,6 +79,18 @@ class SparsitySchedule:
     def densities(self) -> list[float | None]:
         return [p.plan.density() if p.plan is not None else None for p in self.processors]
 
+    def report(self) -> list[dict]:
+        """One dict per layer (the order of `processors`): {"layer": i, "density": its plan's density or None} plus
+        what the plan's `quality` holds (a dict the predictors may attach, e.g. dropped_mass_mean; absent: nothing)."""
+        rows = []
+        for i, p in enumerate(self.processors):
+            plan = p.plan
+            row = {"layer": i, "density": plan.density() if plan is not None else None}
+            quality = getattr(plan, "quality", None) if plan is not None else None
+            row.update({k: v for k, v in (quality or {}).items() if k not in row})
+            rows.append(row)
+        return rows
+
 
 def _sdpa(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     """Stock attention on [B, S, H, D] tensors."""
@@ -117,10 +141,37 @@ def _set_plan_cache_budget(plan_cache_mb: int | None) -> None:
         set_plan_cache_budget(plan_cache_mb)
 
 
+def _keeps_every_key(plan: Plan) -> bool:
+    return plan.nnz == plan.rows * plan.seq_kv
+
+
+# Processors by key, for the build op (a compiled graph passes a layer's key as a tensor, not the object).
+_PROCESSORS: "weakref.WeakValueDictionary[int, FgattnProcessor]" = weakref.WeakValueDictionary()
+_KEYS = itertools.count()
+
+
+@torch.library.custom_op("fgattn::processor_build", mutates_args=())
+def _processor_build(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, key: torch.Tensor) -> torch.Tensor:
+    """A build forward of one layer as one op: its processor (found by `key`) predicts a plan from q, k, caches it
+    and runs it. An op, so that torch.compile (fullgraph too) keeps the predictor out of the graph without a graph
+    break; the output is shaped like attention's whatever the plan."""
+    proc = _PROCESSORS.get(int(key))
+    if proc is None:
+        raise ValueError(f"key: no live FgattnProcessor has key {int(key)}")
+    return proc._build_and_attend(q, k, v).contiguous()
+
+
+@_processor_build.register_fake
+def _(q, k, v, key):
+    return q.new_empty((*q.shape[:3], v.shape[3]))
+
+
 class FgattnProcessor:
     """Self-attention processor running fgattn.attention with a per-layer plan (see the module docstring).
     plan_cache_mb: when given, the op's device-plan cache budget in MB (fgattn.set_plan_cache_budget; 0 = a quarter
     of the device's memory); None leaves it as it is."""
+
+    MODES = ("stock", "build", "plan", "sdpa")  # what a forward runs: fallback, predictor + plan, cached plan, SDPA
 
     def __init__(self, schedule: SparsitySchedule, fallback=None, plan_cache_mb: int | None = None):
         _set_plan_cache_budget(plan_cache_mb)
@@ -129,6 +180,20 @@ class FgattnProcessor:
         self.calls = 0    # forwards seen by this layer
         self.forward = 0  # the current forward's index
         self.plan: Plan | None = None
+        self.mode = "stock"  # this forward's mode (MODES), set by begin_forward
+        self.advance_per_call = True  # install() clears it: the transformer's pre-hook calls begin_forward instead
+        self._register()
+
+    def _register(self) -> None:
+        self._key = torch.tensor([next(_KEYS)], dtype=torch.int64)  # a CPU tensor: no device sync to read
+        _PROCESSORS[int(self._key)] = self
+
+    def __getstate__(self):  # a copy (copy.deepcopy of a model, pickling) is another layer: it gets its own key
+        return {n: v for n, v in self.__dict__.items() if n != "_key"}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._register()
 
     @staticmethod
     def _selects(module: torch.nn.Module) -> bool:
@@ -139,50 +204,110 @@ class FgattnProcessor:
     @classmethod
     def install(cls, transformer: torch.nn.Module, schedule: SparsitySchedule | None = None,
                 plan_cache_mb: int | None = None) -> SparsitySchedule:
-        """Installs one processor per self-attention module (cross-attention keeps its processor); plan_cache_mb as
-        the constructor's."""
+        """Installs one processor per self-attention module (cross-attention keeps its processor) and a forward
+        pre-hook on `transformer` that advances their schedule before each forward (module docstring); plan_cache_mb
+        as the constructor's."""
         _set_plan_cache_budget(plan_cache_mb)
         schedule = schedule or SparsitySchedule()
+        procs = []
         for module in transformer.modules():
             if cls._selects(module):
-                proc = cls(schedule, fallback=module.processor)
-                schedule.processors.append(proc)
-                module.set_processor(proc)
-        if not schedule.processors:
+                procs.append(cls(schedule, fallback=module.processor))
+                module.set_processor(procs[-1])
+        if not procs:
             raise ValueError(f"transformer: no module that {cls.__name__} replaces was found "
                              f"({cls._selects.__doc__.strip()})")
+        schedule.processors.extend(procs)
+        _remove_hook(transformer)
+        for proc in procs:
+            proc.advance_per_call = False
+        # Kept on the transformer, as the hook's handle: a deep copy of the model gets its own processors' list.
+        transformer._fgattn_processors = procs
+        transformer._fgattn_pre_hook = transformer.register_forward_pre_hook(_begin_forward)
         return schedule
 
     @staticmethod
     def uninstall(transformer: torch.nn.Module) -> None:
-        """Puts every fgattn processor's stock processor back (any model, any fgattn processor class)."""
+        """Puts every fgattn processor's stock processor back (any model, any fgattn processor class) and removes
+        install()'s pre-hook."""
+        _remove_hook(transformer)
         for module in transformer.modules():
             if isinstance(getattr(module, "processor", None), FgattnProcessor):
                 module.set_processor(module.processor.fallback)
 
-    def _qkv(self, attn, hidden_states, rotary_emb):
-        return project_qkv(attn, hidden_states, rotary_emb)
-
-    @torch.compiler.disable
-    def _use_stock(self, cross: bool) -> bool:
-        """Advances this layer's forward counter; True when this forward runs the stock attention. Kept out of
-        torch.compile's graph (the counter would otherwise be a guard and recompile every forward)."""
+    def begin_forward(self) -> None:
+        """Advances this layer's forward counter and sets the mode of the forward about to run (eager: install()'s
+        pre-hook calls it before each forward of the transformer)."""
         self.forward = self.calls
         self.calls += 1
-        s = self.schedule
-        return cross or not s.enabled or self.forward < s.dense_forwards
+        s, plan = self.schedule, self.plan
+        if not s.enabled or self.forward < s.dense_forwards:
+            self.mode = "stock"
+        elif plan is None or self.forward in s.refresh_at:
+            self.mode = "build"
+        else:
+            self._reuse(plan)
+
+    def _reuse(self, plan: Plan) -> None:
+        """Mode "plan" or "sdpa" for a cached plan, whose nnz a compiled graph takes as a dynamic size (no recompile
+        for a plan of another density, a user's plan included)."""
+        self.mode = "sdpa" if self.schedule.sdpa_for_dense_plans and _keeps_every_key(plan) else "plan"
+        torch._dynamo.maybe_mark_dynamic(plan.indices, 0)
+
+    @torch.compiler.disable
+    def _advance(self) -> None:
+        """begin_forward for a processor without install()'s hook: once per call (a graph break under compile)."""
+        self.begin_forward()
+
+    def _stock_forward(self, cross: bool) -> bool:
+        """True when this call runs the stock attention (advancing the schedule first when no hook does)."""
+        if self.advance_per_call:
+            self._advance()
+        return cross or self.mode == "stock"
+
+    def _predict(self, q: torch.Tensor, k: torch.Tensor) -> Plan:
+        """A new plan from q, k, cached; the mode becomes "plan" or "sdpa" (a second call this forward reuses it)."""
+        with torch.no_grad():
+            self.plan = self.schedule.predict(q.detach(), k.detach())
+        self._reuse(self.plan)
+        return self.plan
+
+    def _build_and_attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        """Eager (the processor_build op's body): predict, cache, run."""
+        plan = self._predict(q, k)
+        if self.mode == "sdpa":
+            return _sdpa(q, k, v)
+        from . import attention  # late: the package imports this module
+        return attention(q, k, v, plan)
 
     @torch.compiler.disable
     def _plan_for(self, q: torch.Tensor, k: torch.Tensor) -> Plan:
-        """The cached plan, rebuilt at the schedule's refresh forwards or when the shapes change (a graph break
-        under torch.compile: building a plan has data-dependent sizes; running it does not)."""
-        self.plan, _ = self.schedule.plan_for(self.plan, self.forward, q, k)
-        return self.plan
+        """Eager: the cached plan, or a new one on a build forward or when the shapes differ (processor_hunyuan.py,
+        whose text rules need the padding mask on the host: a graph break on every sparse forward there)."""
+        plan = self.plan
+        B, S, H, _ = q.shape
+        if self.mode == "build" or plan is None or not plan.shape_matches(B, H, S, k.shape[1]):
+            plan = self._predict(q, k)
+        return plan
+
+    def _qkv(self, attn, hidden_states, rotary_emb):
+        return project_qkv(attn, hidden_states, rotary_emb)
+
+    def _attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        """Traced under torch.compile: reads the mode and the cached plan's tensors only."""
+        plan = self.plan
+        B, S, H, _ = q.shape
+        if self.mode == "build" or plan is None or not plan.shape_matches(B, H, S, k.shape[1]):
+            return torch.ops.fgattn.processor_build(q, k, v, self._key)
+        if self.mode == "sdpa":
+            return _sdpa(q, k, v)
+        from . import attention  # late: the package imports this module
+        return attention(q, k, v, plan)
 
     def __call__(self, attn, hidden_states, encoder_hidden_states=None, attention_mask=None, rotary_emb=None,
                  **kwargs):
         cross = encoder_hidden_states is not None or attention_mask is not None
-        if self._use_stock(cross):
+        if self._stock_forward(cross):
             if self.fallback is not None:
                 return self.fallback(attn, hidden_states, encoder_hidden_states, attention_mask, rotary_emb, **kwargs)
             if cross:
@@ -191,12 +316,21 @@ class FgattnProcessor:
             out = _sdpa(q, k, v)
         else:
             q, k, v = self._qkv(attn, hidden_states, rotary_emb)
-            plan = self._plan_for(q, k)
-            if self.schedule.sdpa_for_dense_plans and plan.nnz == plan.rows * plan.seq_kv:
-                out = _sdpa(q, k, v)
-            else:
-                from . import attention  # late: the package imports this module
-                out = attention(q, k, v, plan)
+            out = self._attend(q, k, v)
         out = out.flatten(2, 3).type_as(q)
         out = attn.to_out[0](out)
         return attn.to_out[1](out)
+
+
+@torch.compiler.disable  # eager also when the whole transformer is compiled: the counters must not become guards
+def _begin_forward(transformer: torch.nn.Module, args) -> None:
+    """install()'s forward pre-hook: every installed processor's mode for the forward about to run."""
+    for proc in transformer.__dict__.get("_fgattn_processors", ()):
+        proc.begin_forward()
+
+
+def _remove_hook(transformer: torch.nn.Module) -> None:
+    transformer.__dict__.pop("_fgattn_processors", None)
+    handle = transformer.__dict__.pop("_fgattn_pre_hook", None)
+    if handle is not None:
+        handle.remove()

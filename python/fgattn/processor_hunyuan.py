@@ -80,7 +80,7 @@ class HunyuanVideoFgattnProcessor(FgattnProcessor):
         return j[3]
 
     def __call__(self, attn, hidden_states, encoder_hidden_states=None, attention_mask=None, image_rotary_emb=None):
-        if self._use_stock(False):
+        if self._stock_forward(False):
             if self.fallback is None:
                 from diffusers.models.transformers.transformer_hunyuan_video import HunyuanVideoAttnProcessor2_0
                 self.fallback = HunyuanVideoAttnProcessor2_0()

@@ -204,15 +204,16 @@ class FgattnProcessor:
     @classmethod
     def install(cls, transformer: torch.nn.Module, schedule: SparsitySchedule | None = None,
                 plan_cache_mb: int | None = None) -> SparsitySchedule:
-        """Installs one processor per self-attention module (cross-attention keeps its processor) and a forward
-        pre-hook on `transformer` that advances their schedule before each forward (module docstring); plan_cache_mb
-        as the constructor's."""
+        """Installs one processor per self-attention module (cross-attention keeps its processor; fgattn processors of
+        an earlier install() are replaced) and a forward pre-hook on `transformer` that advances their schedule
+        before each forward (module docstring); plan_cache_mb as the constructor's."""
         _set_plan_cache_budget(plan_cache_mb)
         schedule = schedule or SparsitySchedule()
         procs = []
         for module in transformer.modules():
             if cls._selects(module):
-                procs.append(cls(schedule, fallback=module.processor))
+                stock = module.processor  # a processor an earlier install() left is replaced, not wrapped
+                procs.append(cls(schedule, fallback=stock.fallback if isinstance(stock, FgattnProcessor) else stock))
                 module.set_processor(procs[-1])
         if not procs:
             raise ValueError(f"transformer: no module that {cls.__name__} replaces was found "

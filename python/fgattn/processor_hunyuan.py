@@ -37,9 +37,11 @@ class HunyuanVideoFgattnProcessor(FgattnProcessor):
 
     @staticmethod
     def _selects(module: torch.nn.Module) -> bool:
-        """HunyuanVideo's joint attention: the modules whose processor is HunyuanVideoAttnProcessor2_0."""
-        return hasattr(module, "set_processor") and \
-            type(getattr(module, "processor", None)).__name__ == "HunyuanVideoAttnProcessor2_0"
+        """HunyuanVideo's joint attention: the modules whose processor is HunyuanVideoAttnProcessor2_0 (or this one)."""
+        processor = getattr(module, "processor", None)
+        return hasattr(module, "set_processor") and (
+            type(processor).__name__ == "HunyuanVideoAttnProcessor2_0" or
+            isinstance(processor, HunyuanVideoFgattnProcessor))
 
     def _qkv(self, attn, hidden_states, encoder_hidden_states, image_rotary_emb):
         """q, k, v [B, S, H, D] of the joint sequence, exactly as HunyuanVideoAttnProcessor2_0 builds them."""

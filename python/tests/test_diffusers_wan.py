@@ -126,28 +126,150 @@ def test_sparse_output_matches_sdpa_with_the_plans_mask():
     assert len(seen) == 2 and all(0 < d < 1 for d in seen)
 
 
-def test_compiled_transformer_with_the_processor():
-    """torch.compile of the whole transformer: same outputs as eager, and no recompilation from forward to forward
-    (the schedule's counter and the plan building stay outside the graph)."""
+# A schedule with every mode: forward 0 stock, 1 build, 2-3 reuse, 4 build (at another tau: another nnz), 5-6 reuse.
+SCHEDULE = dict(dense_forwards=1, refresh_at=(1, 4), block_m=16)
+TAUS = {0: 0.03, 4: 0.06}
+
+
+def run_schedule(model, schedule, x, forwards=range(7), after=None):
+    """Outputs of the forwards numbered `forwards`, setting the predictor's tau as TAUS says; after(i) runs after
+    forward i."""
+    outs = []
+    for i in forwards:
+        schedule.tau = TAUS.get(i, schedule.tau)
+        outs.append(run(model, **x))
+        if after is not None:
+            after(i)
+    return outs
+
+
+def eager_schedule(x):
+    model = tiny_wan()
+    schedule = FgattnProcessor.install(model, SparsitySchedule(**SCHEDULE))
+    densities = []
+    outs = run_schedule(model, schedule, x, after=lambda i: densities.append(schedule.densities()))
+    assert densities[1] == densities[3] and densities[4] == densities[6] and densities[1] != densities[4]
+    assert (outs[1] - outs[0]).abs().max() > 1e-4  # forward 1 is sparse, forward 0 stock
+    return outs
+
+
+def test_compiled_blocks_fullgraph_one_graph_per_mode_and_no_recompile():
+    """Each transformer block compiled alone with fullgraph=True (regional compilation; inductor, C++ codegen on the
+    CPU): no graph break on any forward (stock, build, reuse), the blocks share one graph per mode, and once each
+    mode has run, no forward recompiles: not a reuse forward, not a refresh whose plan has another nnz."""
     import torch._dynamo
+    from torch._dynamo.utils import counters
+
+    x = inputs()
+    eager = eager_schedule(x)
+    model = tiny_wan()
+    schedule = FgattnProcessor.install(model, SparsitySchedule(**SCHEDULE))
+    torch._dynamo.reset()
+    counters.clear()
+    for i, block in enumerate(model.blocks):
+        model.blocks[i] = torch.compile(block, fullgraph=True)
+    outs = run_schedule(model, schedule, x, range(3))  # stock, build, reuse: one graph each, shared by the blocks
+    assert counters["stats"]["unique_graphs"] == 3
+    with torch._dynamo.config.patch(error_on_recompile=True):
+        outs += run_schedule(model, schedule, x, range(3, 7))
+    assert counters["stats"]["unique_graphs"] == 3
+    for i, (a, b) in enumerate(zip(outs, eager)):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5, msg=lambda m: f"forward {i}: {m}")
+
+
+def test_compiled_transformer_matches_eager_over_the_schedule():
+    """torch.compile of the whole transformer (default mode: inductor): the eager outputs over a schedule with a dense
+    forward, refreshes and reuse; no graph break, and no new graph once each mode has run."""
+    import torch._dynamo
+    from torch._dynamo.utils import counters
+
+    x = inputs()
+    eager = eager_schedule(x)
+    model = tiny_wan()
+    schedule = FgattnProcessor.install(model, SparsitySchedule(**SCHEDULE))
+    torch._dynamo.reset()
+    counters.clear()
+    graphs = []
+    outs = run_schedule(torch.compile(model), schedule, x,
+                        after=lambda i: graphs.append(counters["stats"]["unique_graphs"]))
+    for i, (a, b) in enumerate(zip(outs, eager)):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5, msg=lambda m: f"forward {i}: {m}")
+    assert graphs[2] == graphs[-1] and graphs[0] < graphs[1] < graphs[2]  # stock, build, reuse; then none new
+    assert not counters["graph_break"], dict(counters["graph_break"])
+
+
+def test_processor_set_by_hand_follows_the_schedule_per_call():
+    """A processor set with set_processor (no install, so no pre-hook) counts its own calls: the same outputs as
+    installed processors over the schedule."""
+    x = inputs()
+    eager = eager_schedule(x)
+    model = tiny_wan()
+    schedule = SparsitySchedule(**SCHEDULE)
+    for block in model.blocks:
+        proc = FgattnProcessor(schedule, fallback=block.attn1.processor)
+        schedule.processors.append(proc)
+        block.attn1.set_processor(proc)
+    assert not model._forward_pre_hooks
+    for i, (a, b) in enumerate(zip(run_schedule(model, schedule, x), eager)):
+        torch.testing.assert_close(a, b, atol=0, rtol=0, msg=lambda m: f"forward {i}: {m}")
+
+
+def test_install_hook_uninstall_and_copies():
+    """install() adds one pre-hook (a second install replaces it), uninstall() removes it; a deep copy of an installed
+    model has its own processors, keys and plans, driven by its own hook."""
+    import copy
 
     model, x = tiny_wan(), inputs()
-    schedule = FgattnProcessor.install(model, SparsitySchedule(dense_forwards=1, refresh_at=(1, 4), block_m=16,
-                                                               tau=0.03))
-    eager = [run(model, **x) for _ in range(6)]
-    schedule.reset()
-    torch._dynamo.reset()
-    torch._dynamo.utils.counters.clear()
-    compiled = torch.compile(model, backend="aot_eager")
-    outs = []
-    for i in range(6):
-        outs.append(run(compiled, **x))
-        if i == 2:
-            graphs = torch._dynamo.utils.counters["stats"]["unique_graphs"]
-    for a, b in zip(outs, eager):
-        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
-    assert (outs[1] - outs[0]).abs().max() > 1e-4  # forward 1 is sparse, forward 0 dense
-    assert torch._dynamo.utils.counters["stats"]["unique_graphs"] == graphs  # forwards 3..5: no new graph
+    FgattnProcessor.install(model, SparsitySchedule(dense_forwards=0, block_m=16, tau=0.03))
+    schedule = FgattnProcessor.install(model, SparsitySchedule(dense_forwards=0, block_m=16, tau=0.03))
+    assert len(model._forward_pre_hooks) == 1
+    run(model, **x)
+    twin = copy.deepcopy(model)
+    procs = [b.attn1.processor for b in model.blocks]
+    copies = [b.attn1.processor for b in twin.blocks]
+    assert procs == schedule.processors and not set(map(id, copies)) & set(map(id, procs))
+    assert len({int(p._key) for p in procs + copies}) == 4
+    for p in copies:
+        p.plan = None  # the copy must build its own plans, with its own processors
+    run(twin, **x)
+    assert all(p.calls == 2 and p.plan is not None for p in copies) and all(p.calls == 1 for p in procs)
+    FgattnProcessor.uninstall(model)
+    assert not model._forward_pre_hooks and not any(isinstance(b.attn1.processor, FgattnProcessor)
+                                                    for b in model.blocks)
+    run(model, **x)
+    assert all(p.calls == 1 for p in procs)
+
+
+def test_processor_build_op_and_its_errors():
+    """fgattn::processor_build: its schema and fake kernel (opcheck), the plan it caches, and an unknown key."""
+    model, x = tiny_wan(), inputs()
+    schedule = FgattnProcessor.install(model, SparsitySchedule(dense_forwards=0, block_m=16, tau=0.03))
+    proc = schedule.processors[0]
+    q, k, v = (torch.randn(1, 40, 2, 16) for _ in range(3))
+    torch.library.opcheck(torch.ops.fgattn.processor_build.default, (q, k, v, proc._key))
+    out = torch.ops.fgattn.processor_build(q, k, v, proc._key)
+    assert proc.plan is not None and proc.plan.shape_matches(1, 2, 40, 40) and proc.mode == "plan"
+    torch.testing.assert_close(out, fgattn.attention(q, k, v, proc.plan), atol=0, rtol=0)
+    with pytest.raises(ValueError, match="key: no live FgattnProcessor has key -1"):
+        torch.ops.fgattn.processor_build(q, k, v, torch.tensor([-1]))
+
+
+def test_schedule_report_has_one_row_per_layer_with_the_plans_quality():
+    model, x = tiny_wan(), inputs()
+    schedule = FgattnProcessor.install(model, SparsitySchedule(dense_forwards=1, block_m=16, tau=0.03))
+    run(model, **x)  # dense: no plans yet
+    assert schedule.report() == [{"layer": 0, "density": None}, {"layer": 1, "density": None}]
+    run(model, **x)
+    first, second = (p.plan for p in schedule.processors)
+    # a plan may carry a quality dict (the predictors' estimate of what it drops); its keys join the row, but they
+    # cannot overwrite the layer or its density
+    first.quality = {"dropped_mass_mean": 0.01, "dropped_mass_max": 0.05, "estimated": True, "density": -1.0}
+    second.quality = None
+    assert schedule.report() == [
+        {"layer": 0, "density": first.density(), "dropped_mass_mean": 0.01, "dropped_mass_max": 0.05,
+         "estimated": True},
+        {"layer": 1, "density": second.density()}]
+    assert 0 < first.density() < 1
 
 
 @pytest.mark.parametrize("fused", [False, True])

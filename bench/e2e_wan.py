@@ -17,10 +17,19 @@ With --schedule it also times the predictor as a pipeline pays it: one forward i
 plan with the processor's default predictor (fgattn.oracle_plan: the GPU oracle on CUDA) from that forward's own
 q and k, against a forward reusing those plans. The difference is the predictor's cost per forward; each density's
 "e2e-schedule" record spreads it over the paper's schedule (100 forwards, the first 2 dense on SDPA, plans built at
-forwards 2, 15, 30, 45, 60 and 80) and gives that schedule's per-forward speedup.
+forwards 2, 15, 30, 45, 60 and 80) and gives that schedule's per-forward speedup (eager forwards).
+
+With --compile, after the eager forwards the same model is compiled (torch.compile, default mode; --compile-scope
+blocks: diffusers' compile_repeated_blocks, one graph per block class shared by the 30 blocks, the default; model:
+the whole transformer) and SDPA and fgattn are timed again: records with compiled = true, compile_s (the first
+forward's wall time, which compiles) and graphs (dynamo's graphs so far). The compiled records' attention share is
+over the compiled SDPA forward, and their speedup and Amdahl ideal are against it. fgattn's plans are set on the
+processors before the first compiled forward (the reuse mode: no build forward to compile), and a later density
+runs in the same graph (the plan's nnz is a dynamic size).
 
     python bench/e2e_wan.py --out e2e.json                      # 480p and 720p on a GPU
-    python bench/e2e_wan.py --tiny --out /tmp/e2e.json          # tiny config, runs on the CPU too
+    python bench/e2e_wan.py --compile --densities 35,20         # eager and compiled side by side
+    python bench/e2e_wan.py --tiny --out /tmp/e2e.json          # tiny config, runs on the CPU too (--compile too)
 """
 from __future__ import annotations
 
@@ -41,6 +50,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/timing.py, als
 import fgattn  # noqa: E402
 from fgattn import FgattnProcessor, Plan, SparsitySchedule  # noqa: E402
 from timing import Timer  # noqa: E402  (bench/timing.py; sp_share.py imports it from here)
+from e2e_table import table as markdown  # noqa: E402  (bench/e2e_table.py: the records' Markdown table)
 
 # Wan2.1-1.3B (diffusers' Wan2.1-T2V-1.3B transformer config).
 WAN_1_3B = dict(patch_size=(1, 2, 2), num_attention_heads=12, attention_head_dim=128, in_channels=16, out_channels=16,
@@ -79,6 +89,13 @@ def parse_args(argv=None):
                     help="with --schedule: the processor's default oracle, or Top-CDF (pool 16, tau 0.9)")
     ap.add_argument("--sdpa-for-dense-plans", action="store_true",
                     help="plans keeping every key run torch SDPA (SparsitySchedule.sdpa_for_dense_plans)")
+    ap.add_argument("--compile", action="store_true",
+                    help="after the eager forwards, time SDPA and fgattn again with the model compiled (docstring)")
+    ap.add_argument("--compile-scope", choices=("blocks", "model"), default="blocks",
+                    help="with --compile: the repeated blocks (diffusers' compile_repeated_blocks, regional) or the "
+                         "whole transformer")
+    ap.add_argument("--compile-backend", default="inductor",
+                    help="with --compile: torch.compile's backend (inductor; aot_eager for a quick CPU check)")
     args = ap.parse_args(argv)
     args.device = torch.device(args.device)
     if args.iters < 1 or args.warmup < 0:
@@ -162,10 +179,30 @@ def schedule_ms(sdpa_ms: float, sparse_ms: float, predictor_ms: float, schedule:
 
 
 def install(model, plan, block_m, sdpa_for_dense_plans=False):
+    """fgattn's processors with `plan` already set on every layer: each forward reuses it (no build forward, so a
+    compiled model has one graph for fgattn)."""
     FgattnProcessor.uninstall(model)
-    return FgattnProcessor.install(model, SparsitySchedule(dense_forwards=0, refresh_at=(), block_m=block_m,
-                                                           predictor=lambda q, k: plan,
-                                                           sdpa_for_dense_plans=sdpa_for_dense_plans))
+    schedule = FgattnProcessor.install(model, SparsitySchedule(dense_forwards=0, refresh_at=(), block_m=block_m,
+                                                               predictor=lambda q, k: plan,
+                                                               sdpa_for_dense_plans=sdpa_for_dense_plans))
+    for proc in schedule.processors:
+        proc.plan = plan
+    return schedule
+
+
+def compile_model(model, args):
+    """(the callable to time, how it was compiled). Dynamo's caches are dropped first: a shape compiled earlier in
+    this process would otherwise make the next one recompile with dynamic sizes."""
+    torch._dynamo.reset()
+    opts = {} if args.compile_backend == "inductor" else {"backend": args.compile_backend}
+    if args.compile_scope == "model":
+        return torch.compile(model, **opts), "whole transformer: torch.compile(transformer)"
+    if hasattr(model, "compile_repeated_blocks"):  # diffusers >= 0.35: regional compilation of _repeated_blocks
+        model.compile_repeated_blocks(fullgraph=True, **opts)
+        return model, "blocks: diffusers compile_repeated_blocks(fullgraph=True)"
+    for block in model.blocks:
+        block.compile(fullgraph=True, **opts)
+    return model, "blocks: torch.compile of each block (fullgraph=True)"
 
 
 def run_shape(name, args, common, emit):
@@ -190,50 +227,74 @@ def run_shape(name, args, common, emit):
              return_dict=False)
     timer = Timer(dev, args.iters, args.warmup)
     ctx, backend = sdpa_context(dev)
-
-    def forward():
-        with torch.no_grad(), ctx():
-            return model(**x)[0]
-
-    # Stock forward and attention's share of it (one self-attention call on the model's shapes and strides, x 30).
-    ref = forward().float()
-    sdpa_ms, sdpa_times = timer(forward)
     qkv = [torch.randn(1, tokens, heads, head_dim, generator=g).to(dev, dtype) for _ in range(3)]
 
     def sdpa_attention():
         with torch.no_grad(), ctx():
             torch.nn.functional.scaled_dot_product_attention(*(t.transpose(1, 2) for t in qkv))
 
+    # One self-attention call on the model's shapes and strides, x layers: the same kernel eager or compiled.
     attn_ms = timer(sdpa_attention, max(args.iters, 5))[0] * layers
-    share = min(1.0, attn_ms / sdpa_ms)
-    base = dict(common, kind="e2e", shape=shape, sdpa_ms=round(sdpa_ms, 3), attention_share=round(share, 4),
-                note=NOTE)
-    emit(dict(base, backend=backend, density=1.0, plan_density=1.0, ms=round(sdpa_ms, 3),
-              times_ms=[round(t, 3) for t in sdpa_times], attention_ms=round(attn_ms, 3), speedup=1.0,
-              amdahl_ideal=1.0, finite=bool(torch.isfinite(ref).all()), rel_diff_vs_sdpa=0.0))
-
     plans = make_plans(grid, cfg, args.densities, args.block_m, args.seed, dev)
-    sparse_ms = {}
-    for density, (plan, info) in plans.items():
-        install(model, plan, args.block_m, args.sdpa_for_dense_plans)
-        out = forward().float()
-        ms, times = timer(forward)
-
+    fg_attn_ms = {}
+    for density, (plan, _) in plans.items():
         def fg_attention():
             with torch.no_grad():
                 fgattn.attention(*qkv, plan)
 
-        fg_attn_ms = timer(fg_attention, max(args.iters, 5))[0] * layers
-        ideal = 1.0 / ((1.0 - share) + share * density)
-        emit(dict(base, backend="fgattn", sdpa_for_dense_plans=args.sdpa_for_dense_plans, density=density,
-                  plan_density=round(plan.density(), 5), ms=round(ms, 3),
-                  times_ms=[round(t, 3) for t in times], attention_ms=round(fg_attn_ms, 3),
-                  speedup=round(sdpa_ms / ms, 4), amdahl_ideal=round(ideal, 4),
-                  of_amdahl_ideal=round(sdpa_ms / ms / ideal, 4), finite=bool(torch.isfinite(out).all()),
-                  rel_diff_vs_sdpa=float((out - ref).abs().max() / ref.abs().max().clamp_min(1e-30)), plan=info))
-        sparse_ms[density] = ms
+        fg_attn_ms[density] = timer(fg_attention, max(args.iters, 5))[0] * layers
+
+    def measure(call, compiled: dict | None):
+        """SDPA's forward, then fgattn's at each density, through `call` (the model, or it compiled)."""
+        def forward():
+            with torch.no_grad(), ctx():
+                return call(**x)[0]
+
+        def first_forward():  # the first call compiles what it has not seen
+            if dev.type == "cuda":
+                torch.cuda.synchronize()
+            t0 = time.perf_counter()
+            out = forward().float()
+            if dev.type == "cuda":
+                torch.cuda.synchronize()
+            if compiled is None:
+                return out, {"compiled": False}
+            return out, dict(compiled, compile_s=round(time.perf_counter() - t0, 3),
+                             graphs=int(torch._dynamo.utils.counters["stats"]["unique_graphs"]))
+
+        FgattnProcessor.uninstall(model)
+        ref, how = first_forward()
+        sdpa_ms, sdpa_times = timer(forward)
+        share = min(1.0, attn_ms / sdpa_ms)
+        base = dict(common, kind="e2e", shape=shape, sdpa_ms=round(sdpa_ms, 3), attention_share=round(share, 4),
+                    note=NOTE)
+        emit(dict(base, backend=backend, density=1.0, plan_density=1.0, ms=round(sdpa_ms, 3),
+                  times_ms=[round(t, 3) for t in sdpa_times], attention_ms=round(attn_ms, 3), speedup=1.0,
+                  amdahl_ideal=1.0, finite=bool(torch.isfinite(ref).all()), rel_diff_vs_sdpa=0.0, **how))
+        sparse_ms = {}
+        for density, (plan, info) in plans.items():
+            install(model, plan, args.block_m, args.sdpa_for_dense_plans)
+            out, how = first_forward()
+            ms, times = timer(forward)
+            ideal = 1.0 / ((1.0 - share) + share * density)
+            emit(dict(base, backend="fgattn", sdpa_for_dense_plans=args.sdpa_for_dense_plans, density=density,
+                      plan_density=round(plan.density(), 5), ms=round(ms, 3),
+                      times_ms=[round(t, 3) for t in times], attention_ms=round(fg_attn_ms[density], 3),
+                      speedup=round(sdpa_ms / ms, 4), amdahl_ideal=round(ideal, 4),
+                      of_amdahl_ideal=round(sdpa_ms / ms / ideal, 4), finite=bool(torch.isfinite(out).all()),
+                      rel_diff_vs_sdpa=float((out - ref).abs().max() / ref.abs().max().clamp_min(1e-30)),
+                      plan=info, **how))
+            sparse_ms[density] = ms
+        return forward, base, sdpa_ms, sparse_ms
+
+    forward, base, sdpa_ms, sparse_ms = measure(model, None)
     if args.schedule:
         time_schedule(model, forward, timer, args, base, sdpa_ms, sparse_ms, emit)
+    if args.compile:
+        FgattnProcessor.uninstall(model)
+        call, scope = compile_model(model, args)
+        measure(call, {"compiled": True, "compile_scope": scope, "compile_backend": args.compile_backend,
+                       "compile_mode": "default"})
     FgattnProcessor.uninstall(model)
     del model, plans
 
@@ -266,30 +327,6 @@ def time_schedule(model, forward, timer, args, base, sdpa_ms, sparse_ms, emit):
                   schedule=dict(PAPER_SCHEDULE, plan_builds=plan_builds(PAPER_SCHEDULE))))
 
 
-def markdown(records):
-    rows = ["| shape | backend | density | plan density | forward ms | speedup | Amdahl ideal | of ideal | "
-            "self-attn ms (all layers) | attention share |", "|---|---|---|---|---|---|---|---|---|---|"]
-    for r in (r for r in records if r["kind"] == "e2e"):
-        rows.append(f"| {r['shape']['name']} ({r['shape']['tokens']} tok) | {r['backend']} | {r['density']:.0%} | "
-                    f"{r['plan_density']:.1%} | {r['ms']:.1f} | {r['speedup']:.2f}x | {r['amdahl_ideal']:.2f}x | "
-                    f"{r.get('of_amdahl_ideal', 1.0):.0%} | {r['attention_ms']:.1f} | {r['attention_share']:.1%} |")
-    head = records[0] if records else {}
-    text = (f"End-to-end forward, {head.get('device', '?')}, {head.get('date', '?')} (speedup = SDPA forward / "
-            f"fgattn forward, same run).\n\n" + "\n".join(rows) + f"\n\n{NOTE}\n")
-    sched = [r for r in records if r["kind"] == "e2e-schedule"]
-    if sched:
-        rows = ["| shape | density | sparse forward ms | plan build (all layers) ms | schedule mean ms | speedup "
-                "(schedule) | speedup (no predictor) |", "|---|---|---|---|---|---|---|"]
-        for r in sched:
-            rows.append(f"| {r['shape']['name']} | {r['density']:.0%} | {r['sparse_forward_ms']:.1f} | "
-                        f"{r['predictor_ms_per_build']:.1f} | {r['ms']:.1f} | {r['speedup']:.2f}x | "
-                        f"{r['speedup_without_predictor']:.2f}x |")
-        text += ("\nOver the paper's schedule (100 forwards, 2 dense, plans built at forwards 2, 15, 30, 45, 60, 80 by "
-                 "the default predictor; its cost = a forward rebuilding every layer's plan minus one reusing "
-                 "them):\n\n" + "\n".join(rows) + "\n")
-    return text
-
-
 def main(argv=None):
     args = parse_args(argv)
     import diffusers
@@ -308,14 +345,15 @@ def main(argv=None):
     def emit(record):  # written after every record: a run cut short keeps what it measured
         records.append(record)
         out.write_text(json.dumps(records, indent=1) + "\n")
+        mode = f"compiled, first forward {record['compile_s']:.1f} s" if record.get("compiled") else "eager"
         print(f"  {record['backend']:>16} density {record['density']:.2f}: {record['ms']:.1f} ms, "
-              f"speedup {record['speedup']:.3f}", flush=True)
+              f"speedup {record['speedup']:.3f} ({mode})", flush=True)
 
     for name in args.shapes:
         run_shape(name, args, common, emit)
         if dev.type == "cuda":
             torch.cuda.empty_cache()
-    table = markdown(records)
+    table = markdown(records)  # bench/e2e_table.py
     out.with_suffix(".md").write_text(table)
     print(table)
 

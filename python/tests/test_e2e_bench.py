@@ -72,6 +72,70 @@ def test_e2e_tiny_on_cpu(tmp_path):
     share = sparse["attention_share"]
     assert sparse["amdahl_ideal"] == pytest.approx(1 / ((1 - share) + share * 0.35), rel=1e-3)
     assert "| tiny (192 tok) | fgattn | 35% |" in out.with_suffix(".md").read_text()
+    assert not any(rec["compiled"] for rec in records)
+
+
+def test_e2e_tiny_compiled_on_cpu(tmp_path):
+    """--compile (inductor, C++ codegen on the CPU; the blocks compiled regionally with fullgraph=True): compiled
+    records after the eager ones, against the compiled SDPA forward, and a second density reusing fgattn's graph."""
+    out = tmp_path / "e2e.json"
+    r = run_bench("--tiny", "--device", "cpu", "--iters", "1", "--warmup", "0", "--densities", "35,20",
+                  "--block-m", "64", "--compile", "--out", str(out))
+    assert r.returncode == 0, r.stderr[-3000:]
+    records = json.loads(out.read_text())
+    assert [(x["backend"], x["density"], x["compiled"]) for x in records] == [
+        ("sdpa-math-cpu", 1.0, False), ("fgattn", 0.35, False), ("fgattn", 0.2, False),
+        ("sdpa-math-cpu", 1.0, True), ("fgattn", 0.35, True), ("fgattn", 0.2, True)]
+    eager, compiled = records[:3], records[3:]
+    for rec in compiled:
+        assert rec["compile_scope"] == "blocks: diffusers compile_repeated_blocks(fullgraph=True)"
+        assert rec["compile_backend"] == "inductor" and rec["compile_mode"] == "default" and rec["compile_s"] > 0
+        assert rec["sdpa_ms"] == compiled[0]["ms"] and rec["speedup"] == pytest.approx(rec["sdpa_ms"] / rec["ms"],
+                                                                                       rel=1e-3)
+        share = rec["attention_share"]  # over the compiled SDPA forward
+        assert share == pytest.approx(min(1, compiled[0]["attention_ms"] / compiled[0]["ms"]), rel=1e-3)
+        assert rec["amdahl_ideal"] == pytest.approx(1 / ((1 - share) + share * rec["density"]), rel=1e-3)
+    # one graph for SDPA's blocks, one for fgattn's: the 20 % plan (another nnz) runs in the 35 % plan's graph
+    assert [rec["graphs"] for rec in compiled] == [1, 2, 2]
+    for e, c in zip(eager[1:], compiled[1:]):  # the same plans change the output alike, compiled or not
+        assert c["rel_diff_vs_sdpa"] == pytest.approx(e["rel_diff_vs_sdpa"], rel=1e-3)
+        assert c["rel_diff_vs_sdpa"] > 1e-4 and c["finite"]
+    row = next(line for line in out.with_suffix(".md").read_text().splitlines()
+               if line.startswith("| tiny (192 tok) | fgattn | 35% |"))
+    assert f"| {eager[1]['ms']:.1f} | " in row and row.endswith(f"| {compiled[1]['ms']:.1f} | "
+                                                                 f"{compiled[1]['speedup']:.2f}x | "
+                                                                 f"{compiled[1]['amdahl_ideal']:.2f}x | "
+                                                                 f"{compiled[1]['of_amdahl_ideal']:.0%} |")
+
+
+@pytest.mark.parametrize("name", ["e2e", "schedule"])
+def test_committed_e2e_tables_are_the_tools_output(name):
+    """bench/results/e2e: each table is bench/e2e_table.py's output over the records beside it."""
+    results = REPO / "bench" / "results" / "e2e"
+    r = subprocess.run([sys.executable, str(REPO / "bench" / "e2e_table.py"), str(results / f"{name}.json")],
+                       capture_output=True, text=True, check=True)
+    assert (results / f"{name}.md").read_text() == r.stdout
+
+
+def test_e2e_table_puts_eager_and_compiled_side_by_side(tmp_path):
+    def rec(backend, density, ms, compiled, share):
+        r = {"kind": "e2e", "shape": {"name": "480p", "tokens": 32760}, "backend": backend, "density": density,
+             "plan_density": density, "attention_ms": 300.0, "ms": ms, "speedup": 600.0 / ms if compiled is False
+             else 500.0 / ms, "amdahl_ideal": 1 / ((1 - share) + share * density), "attention_share": share,
+             "compiled": compiled, "device": "NVIDIA H200", "date": "2026-12-04T00:00:00Z", "note": "a note"}
+        if compiled:
+            r.update(compile_scope="blocks", compile_s=40.0, graphs=1 if backend.startswith("sdpa") else 2)
+        return r
+
+    path = tmp_path / "e2e.json"
+    path.write_text(json.dumps([rec("sdpa-cudnn", 1.0, 600.0, False, 0.5), rec("fgattn", 0.2, 300.0, False, 0.5),
+                                rec("sdpa-cudnn", 1.0, 500.0, True, 0.6), rec("fgattn", 0.2, 200.0, True, 0.6)]))
+    r = subprocess.run([sys.executable, str(REPO / "bench" / "e2e_table.py"), str(path)], capture_output=True,
+                       text=True, check=True)
+    assert "| 480p (32760 tok) | fgattn | 20% | 20.0% | 300.0 | 300.0 | 2.00x | 1.67x | 100% | 200.0 | 2.50x | " \
+           "1.92x | 100% |" in r.stdout
+    assert "480p eager 50.0%, compiled 60.0%" in r.stdout
+    assert "| 480p | fgattn | 20% | blocks | 40.0 | 2 |" in r.stdout and r.stdout.rstrip().endswith("a note")
 
 
 def test_e2e_refuses_bad_arguments(capsys):

@@ -25,6 +25,7 @@ struct AnalysisRow {
   double density = 0.0;
   double rel_error = 0.0;   // ||O - O_dense|| / ||O_dense||
   double predict_seconds = 0.0;
+  PlanQuality quality;      // the plan's dropped softmax mass over every query (exact: plan_quality, predict.h)
 };
 
 struct AnalysisReport {

@@ -2,17 +2,29 @@
 // The Plan (docs/design.md contract): for every (batch, head, query block) a sorted list of kept keys, stored
 // as CSR. Row r = (b * H + h) * nQB + qb. Dense and block-sparse attention are special plans.
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
 
 namespace fgattn {
 
+// How much attention a plan drops (issue 20): for a query q of block i, dropped(q) = 1 - sum over the keys row i
+// keeps of the softmax probability P[q, j] over all keys (1 for a row that keeps nothing). The oracle measures every
+// query (exact); Top-CDF samples a few queries per block (estimated: the max is then a lower bound).
+struct PlanQuality {
+  double dropped_mass_mean = 0.0;  // mean of dropped(q) over the queries measured
+  double dropped_mass_max = 0.0;   // max of dropped(q) over the queries measured
+  bool estimated = false;          // true: measured on sampled queries only
+  std::int64_t queries = 0;        // how many queries were measured
+};
+
 struct Plan {
   std::int64_t batch = 0, heads = 0, seq_q = 0, seq_kv = 0;
   int block_m = 128;                   // queries per block (the GPU runs 64 and 128; the CPU any >= 1)
   std::vector<std::int64_t> offsets;   // [rows + 1], offsets[0] = 0, non-decreasing
   std::vector<std::int32_t> indices;   // [nnz], per row sorted ascending, unique, in [0, seq_kv)
+  std::optional<PlanQuality> quality;  // set by the predictors that measure it; saved with the plan
 
   std::int64_t query_blocks() const { return (seq_q + block_m - 1) / block_m; }
   std::int64_t rows() const { return batch * heads * query_blocks(); }
@@ -72,7 +84,8 @@ Plan with_text_tokens(Plan plan, std::int64_t text_tokens);
 // The rule with_text_tokens and the predictors' text_tokens options check: 0 <= text_tokens <= min(Sq, Skv).
 void check_text_tokens(std::int64_t text_tokens, std::int64_t seq_q, std::int64_t seq_kv);
 
-// Plans are data: a small binary file ("FGPLAN1" header, sizes, offsets, indices), validated on load.
+// Plans are data: a small binary file ("FGPLAN1" header, sizes, offsets, indices, then optional tagged sections:
+// "FGQUAL1" holds the quality), validated on load. Files without sections (before issue 20) load as before.
 void save_plan(const Plan& plan, const std::string& path);
 Plan load_plan(const std::string& path);
 

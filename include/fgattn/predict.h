@@ -15,7 +15,7 @@ struct PredictorReport {
   std::string granularity;  // "Mx1", "MxN", "MxM"
   double tau = 0.0;
   double density = 0.0;     // kept M x 1 slices / all slices
-  double seconds = 0.0;     // wall time the prediction took
+  double seconds = 0.0;     // wall time the prediction took (the quality readout, Plan::quality, included)
 };
 
 struct Prediction {
@@ -39,6 +39,14 @@ SliceScores compute_slice_scores(const TensorView& q, const TensorView& k, int b
 // block_n = 1: M x 1 (FG-Attn); block_n = block_m: M x M (block-sparse baseline).
 Plan plan_from_scores(const SliceScores& scores, double tau, int block_n);
 
+// The plan's dropped softmax mass (PlanQuality, plan.h) for q against k at the default scale 1 / sqrt(D), in double:
+// samples_per_block = 0 measures every query (exact); n > 0 measures n queries per block, evenly spread (estimated
+// where a block has more). Cost: (measured queries) x Skv x D multiply-adds.
+PlanQuality plan_quality(const TensorView& q, const TensorView& k, const Plan& plan, int samples_per_block = 0,
+                         int num_threads = 0);
+// The rows plan_quality measures in a block of block_rows queries (0: all).
+std::vector<std::int64_t> quality_queries(std::int64_t block_rows, int samples_per_block);
+
 struct OracleOptions {
   int block_m = 128;
   int block_n = 1;
@@ -49,6 +57,12 @@ struct OracleOptions {
   std::int64_t text_tokens = 0;
   // The GPU predictors' row schedule of the plan they build (DevicePlan::order); the CPU oracle ignores it.
   RowOrder row_order = RowOrder::longest_first_per_head;
+  // The quality readout: the CPU oracle measures every query's dropped mass (exact, one more Q K^T pass). false: none.
+  bool quality = true;
+  // >= 0: tau is chosen per call (bisection on log tau, tau above ignored) as the largest whose plan's MEAN dropped
+  // mass over all queries of the call is <= this (the max is reported, not bounded: one flat query would force a
+  // dense plan). < 0: off. The CPU oracle only; 20-40 exact quality passes.
+  double max_dropped_mass = -1.0;
 };
 Prediction oracle_plan(const TensorView& q, const TensorView& k, const OracleOptions& options = {});
 
@@ -57,9 +71,15 @@ struct TopCdfOptions {
   int pool = 16;               // tokens pooled per block of Q and K
   double tau = 0.9;            // cumulative probability to keep
   double sim_threshold = 0.5;  // blocks whose mean cosine to their mean is below this are always kept
+  // Key pools whose largest token norm exceeds outlier_ratio x their mean token norm (an attention sink: its mean
+  // hides the sink's logit) are always kept. > 0; infinity turns the guard off (the predictor before issue 20).
+  double outlier_ratio = 1.5;
   int num_threads = 0;
   // The GPU predictor's row schedule of the plan it builds (DevicePlan::order); the CPU Top-CDF ignores it.
   RowOrder row_order = RowOrder::longest_first_per_head;
+  // The quality readout: the dropped mass of this many queries per block, evenly spread (estimated; the CPU
+  // Top-CDF measures them in double, ~samples / block_m of a dense Q K^T). 0: none.
+  int quality_samples = 4;
 };
 Prediction topcdf_plan(const TensorView& q, const TensorView& k, const TopCdfOptions& options = {});
 

@@ -46,6 +46,7 @@ class Evaluator {
   double error(const Plan& plan) const { return relative_error(run(plan), dense_); }
   const HostTensor& q() const { return q_; }
   const HostTensor& k() const { return k_; }
+  int threads() const { return threads_; }
 
  private:
   HostTensor q_, k_, v_, dense_;
@@ -54,7 +55,8 @@ class Evaluator {
 
 AnalysisRow row_for(const Evaluator& eval, const Plan& plan, std::string predictor, std::string granularity, double tau,
                     double seconds) {
-  return {std::move(predictor), std::move(granularity), tau, plan.density(), eval.error(plan), seconds};
+  return {std::move(predictor), std::move(granularity), tau, plan.density(), eval.error(plan), seconds,
+          plan_quality(eval.q().view(), eval.k().view(), plan, 0, eval.threads())};
 }
 
 // Every distinct group score of an M x M plan is a threshold where its density changes; bisect over them for
@@ -103,7 +105,7 @@ AnalysisReport analyze(const TensorView& q, const TensorView& k, const TensorVie
 
   AnalysisReport report;
   report.block_m = M;
-  report.rows.push_back({"dense", "all", 0.0, 1.0, 0.0, 0.0});
+  report.rows.push_back({"dense", "all", 0.0, 1.0, 0.0, 0.0, PlanQuality{0.0, 0.0, false, q.batch() * q.heads() * q.seq()}});
   report.fine_plan = plan_from_scores(scores, tau, 1);
   report.fine = row_for(eval, report.fine_plan, "oracle", "Mx1", tau, scores.seconds);
   report.rows.push_back(report.fine);

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 
 #include "fgattn/error.h"
 #include "fgattn/predict.h"
@@ -33,14 +34,50 @@ Plan plan_from_scores(const SliceScores& scores, double tau, int block_n) {
   return plan;
 }
 
+namespace {
+
+// The largest tau (bisection on log tau between the smallest and largest positive slice score) whose plan's exact
+// mean dropped mass is <= max_mean; a tau below every positive score keeps every key whose probability did not
+// underflow, so the search starts feasible (tau = 0, keep everything, if even that plan drops more).
+double tau_for_dropped_mass(const TensorView& q, const TensorView& k, const SliceScores& scores,
+                            const OracleOptions& o) {
+  auto mean_dropped = [&](double tau) {
+    const Plan plan = with_text_tokens(plan_from_scores(scores, tau, o.block_n), o.text_tokens);
+    return plan_quality(q, k, plan, 0, o.num_threads).dropped_mass_mean;
+  };
+  float lo_score = 0, hi_score = 0;
+  for (float s : scores.scores)
+    if (s > 0) {
+      lo_score = lo_score == 0 ? s : std::min(lo_score, s);
+      hi_score = std::max(hi_score, s);
+    }
+  if (hi_score == 0) return 0.0;
+  double lo = std::log(static_cast<double>(lo_score)) - 1.0, hi = std::log(static_cast<double>(hi_score));
+  if (mean_dropped(std::exp(lo)) > o.max_dropped_mass) return 0.0;
+  if (mean_dropped(std::exp(hi)) <= o.max_dropped_mass) return std::exp(hi);
+  constexpr int kSteps = 24;  // the log-tau bracket shrinks 2^24-fold: tau within ~1e-6 relative of the edge
+  for (int i = 0; i < kSteps; ++i) {
+    const double mid = 0.5 * (lo + hi);
+    (mean_dropped(std::exp(mid)) <= o.max_dropped_mass ? lo : hi) = mid;
+  }
+  return std::exp(lo);
+}
+
+}  // namespace
+
 Prediction oracle_plan(const TensorView& q, const TensorView& k, const OracleOptions& options) {
   const auto start = std::chrono::steady_clock::now();
   if (options.block_n < 1) throw Error("block_n", fmt::format("must be >= 1, got {}", options.block_n));
+  if (!(options.max_dropped_mass < 0 || options.max_dropped_mass <= 1))
+    throw Error("max_dropped_mass", fmt::format("must be in [0, 1] (< 0: off), got {}", options.max_dropped_mass));
   check_text_tokens(options.text_tokens, q.seq(), k.seq());
   const SliceScores scores = compute_slice_scores(q, k, options.block_m, options.num_threads);
-  const double tau = options.tau < 0 ? 0.5 / static_cast<double>(k.seq()) : options.tau;
+  const double tau = options.max_dropped_mass >= 0 ? tau_for_dropped_mass(q, k, scores, options)
+                     : options.tau < 0         ? 0.5 / static_cast<double>(k.seq())
+                                               : options.tau;
   Prediction p;
   p.plan = with_text_tokens(plan_from_scores(scores, tau, options.block_n), options.text_tokens);
+  if (options.quality || options.max_dropped_mass >= 0) p.plan.quality = plan_quality(q, k, p.plan, 0, options.num_threads);
   p.report.predictor = "oracle";
   p.report.granularity = options.block_n == 1 ? "Mx1" : options.block_n == options.block_m ? "MxM"
                                                                                               : fmt::format("Mx{}", options.block_n);

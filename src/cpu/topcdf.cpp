@@ -1,7 +1,10 @@
 // Top-CDF over pooled blocks (SpargeAttn-like): mean-pool Q and K over `pool` tokens, softmax the pooled
 // logits, keep the smallest set of key pools whose probability mass reaches tau; pools whose tokens are not
 // self-similar (mean cosine to their mean below sim_threshold) cannot be summarised by a mean, so a key pool
-// like that is always kept and a query pool like that keeps every key.
+// like that is always kept and a query pool like that keeps every key. A key pool holding a norm outlier (largest
+// token norm above outlier_ratio x the mean token norm: an attention sink) is always kept too: the mean hides a
+// sink's logit (16.8 against ~2 for its pool's other keys on `small`), and the queries that put most of their mass
+// on it lost it (docs/predict_gpu.md, "Top-CDF quality").
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -17,8 +20,13 @@
 namespace fgattn {
 namespace {
 
-// Mean of rows [begin, end) of x ([S][D]) into mean[D]; returns the rows' mean cosine to that mean.
-double pool_rows(const float* x, std::int64_t begin, std::int64_t end, std::int64_t D, double* mean) {
+struct PoolShape {
+  double mean_cosine = 0;  // the rows' mean cosine to their mean
+  double norm_ratio = 0;   // largest row norm over the mean row norm (0 for all-zero rows)
+};
+
+// Mean of rows [begin, end) of x ([S][D]) into mean[D], and how well it summarises them.
+PoolShape pool_rows(const float* x, std::int64_t begin, std::int64_t end, std::int64_t D, double* mean) {
   const auto n = static_cast<double>(end - begin);
   std::fill(mean, mean + D, 0.0);
   for (std::int64_t s = begin; s < end; ++s)
@@ -29,17 +37,19 @@ double pool_rows(const float* x, std::int64_t begin, std::int64_t end, std::int6
     mnorm += mean[d] * mean[d];
   }
   mnorm = std::sqrt(mnorm);
-  if (mnorm == 0) return 0.0;
-  double cos_sum = 0;
+  double cos_sum = 0, norm_sum = 0, norm_max = 0;
   for (std::int64_t s = begin; s < end; ++s) {
     double dot = 0, norm = 0;
     for (std::int64_t d = 0; d < D; ++d) {
       dot += x[s * D + d] * mean[d];
       norm += static_cast<double>(x[s * D + d]) * x[s * D + d];
     }
-    cos_sum += norm > 0 ? dot / (std::sqrt(norm) * mnorm) : 0.0;
+    norm = std::sqrt(norm);
+    norm_sum += norm;
+    norm_max = std::max(norm_max, norm);
+    cos_sum += norm > 0 && mnorm > 0 ? dot / (norm * mnorm) : 0.0;
   }
-  return cos_sum / n;
+  return {cos_sum / n, norm_sum > 0 ? norm_max / (norm_sum / n) : 0.0};
 }
 
 }  // namespace
@@ -50,6 +60,9 @@ Prediction topcdf_plan(const TensorView& q, const TensorView& k, const TopCdfOpt
   if (o.block_m < 1) throw Error("block_m", fmt::format("must be >= 1, got {}", o.block_m));
   if (o.pool < 1) throw Error("pool", fmt::format("must be >= 1, got {}", o.pool));
   if (!(o.tau >= 0 && o.tau <= 1)) throw Error("tau", fmt::format("must be in [0, 1], got {}", o.tau));
+  if (!(o.outlier_ratio > 0))
+    throw Error("outlier_ratio", fmt::format("must be > 0 (infinity: no outlier guard), got {}", o.outlier_ratio));
+  if (o.quality_samples < 0) throw Error("quality_samples", fmt::format("must be >= 0 (0: none), got {}", o.quality_samples));
   const std::int64_t B = q.batch(), H = q.heads(), Sq = q.seq(), Skv = k.seq(), D = q.head_dim();
   const std::int64_t M = o.block_m, pool = o.pool;
   const std::int64_t nqb = (Sq + M - 1) / M, nkp = (Skv + pool - 1) / pool;
@@ -63,8 +76,9 @@ Prediction topcdf_plan(const TensorView& q, const TensorView& k, const TopCdfOpt
   cpu::parallel_for(B * H, o.num_threads, [&](std::int64_t bh) {
     const float* kh = kp.data() + bh * Skv * D;
     for (std::int64_t j = 0; j < nkp; ++j) {
-      const double sim = pool_rows(kh, j * pool, std::min(Skv, (j + 1) * pool), D, kpool.data() + (bh * nkp + j) * D);
-      k_similar[static_cast<std::size_t>(bh * nkp + j)] = sim >= o.sim_threshold;
+      const PoolShape shape = pool_rows(kh, j * pool, std::min(Skv, (j + 1) * pool), D, kpool.data() + (bh * nkp + j) * D);
+      k_similar[static_cast<std::size_t>(bh * nkp + j)] =
+          shape.mean_cosine >= o.sim_threshold && !(shape.norm_ratio > o.outlier_ratio);
     }
   });
 
@@ -84,7 +98,7 @@ Prediction topcdf_plan(const TensorView& q, const TensorView& k, const TopCdfOpt
     const float* qh = qp.data() + bh * Sq * D;
     const std::int64_t q_end = std::min(Sq, (qb + 1) * M);
     for (std::int64_t p0 = qb * M; p0 < q_end; p0 += pool) {
-      const double sim = pool_rows(qh, p0, std::min(q_end, p0 + pool), D, qmean.data());
+      const double sim = pool_rows(qh, p0, std::min(q_end, p0 + pool), D, qmean.data()).mean_cosine;
       if (sim < o.sim_threshold) {
         std::fill(keep.begin(), keep.end(), 1);
         return;
@@ -124,6 +138,7 @@ Prediction topcdf_plan(const TensorView& q, const TensorView& k, const TopCdfOpt
     plan.offsets.push_back(static_cast<std::int64_t>(plan.indices.size()));
   }
   validate(plan);
+  if (o.quality_samples > 0) plan.quality = plan_quality(q, k, plan, o.quality_samples, o.num_threads);
   Prediction p;
   p.plan = std::move(plan);
   p.report.predictor = "topcdf";

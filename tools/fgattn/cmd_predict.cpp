@@ -72,12 +72,21 @@ void add_predict_command(CLI::App& app) {
                                 {"tau", r.tau}, {"density", r.density}, {"nnz", plan.nnz()}, {"rows", plan.rows()},
                                 {"q_shape", qkv.q.shape}, {"k_shape", qkv.k.shape}, {"seconds", r.seconds},
                                 {"out", options->out}};
-      std::cout << j.dump() << "\n";
+      nlohmann::json out = j;
+      if (plan.quality)
+        out["quality"] = {{"dropped_mass_mean", plan.quality->dropped_mass_mean},
+                          {"dropped_mass_max", plan.quality->dropped_mass_max},
+                          {"estimated", plan.quality->estimated}, {"queries", plan.quality->queries}};
+      std::cout << out.dump() << "\n";
     } else {
       std::cout << fmt::format("{} {} plan (M={}, tau={:.4g}): {:.1f} % of the slices kept, {} keys in {} rows, "
                                "{:.2f} s -> {}\n",
                                r.predictor, r.granularity, plan.block_m, r.tau, 100.0 * r.density, plan.nnz(),
                                plan.rows(), r.seconds, options->out);
+      if (plan.quality)
+        std::cout << fmt::format("dropped softmax mass per query: mean {:.3e}, max {:.3e} ({} over {} queries)\n",
+                                 plan.quality->dropped_mass_mean, plan.quality->dropped_mass_max,
+                                 plan.quality->estimated ? "estimated" : "exact", plan.quality->queries);
     }
   });
 }

@@ -7,7 +7,8 @@ namespace {
 
 nlohmann::json row_json(const AnalysisRow& r) {
   return {{"predictor", r.predictor}, {"granularity", r.granularity}, {"tau", r.tau},
-          {"density", r.density},     {"rel_error", r.rel_error},     {"predict_seconds", r.predict_seconds}};
+          {"density", r.density},     {"rel_error", r.rel_error},     {"predict_seconds", r.predict_seconds},
+          {"dropped_mass_mean", r.quality.dropped_mass_mean}, {"dropped_mass_max", r.quality.dropped_mass_max}};
 }
 
 std::string granularity_label(const AnalysisRow& r, int M) {
@@ -41,11 +42,13 @@ std::string report_table(const AnalysisReport& report, const ReportSource& sourc
   const int M = report.block_m;
   std::string s = fmt::format("fgattn analysis of {} {}: q {} k {}, M = {}\n\n", source.key, source.value,
                               fmt::join(source.q_shape, "x"), fmt::join(source.k_shape, "x"), M);
-  s += fmt::format("  {:<9} {:<9} {:>11} {:>9} {:>11} {:>10}\n", "predictor", "slice", "tau", "kept %", "rel error",
-                   "predict s");
+  s += fmt::format("  {:<9} {:<9} {:>11} {:>9} {:>11} {:>10} {:>10} {:>10}\n", "predictor", "slice", "tau", "kept %",
+                   "rel error", "drop mean", "drop max", "predict s");
   for (const auto& r : report.rows)
-    s += fmt::format("  {:<9} {:<9} {:>11.4g} {:>8.2f}% {:>11.3e} {:>10.3f}\n", r.predictor, granularity_label(r, M),
-                     r.tau, 100.0 * r.density, r.rel_error, r.predict_seconds);
+    s += fmt::format("  {:<9} {:<9} {:>11.4g} {:>8.2f}% {:>11.3e} {:>10.2e} {:>10.2e} {:>10.3f}\n", r.predictor,
+                     granularity_label(r, M), r.tau, 100.0 * r.density, r.rel_error, r.quality.dropped_mass_mean,
+                     r.quality.dropped_mass_max, r.predict_seconds);
+  s += "  (drop: softmax mass a plan drops per query, 1 - sum of the kept P; mean and max over every query)\n";
   const auto& fine = report.fine;
   const auto& block = report.block_at_equal_error;
   s += fmt::format(

@@ -128,8 +128,9 @@ __global__ void __launch_bounds__(kWarpsPerCta * 32, 8) pool_means_kernel(PoolMe
   }
   const float mean_norm = sqrtf(warp_sum(mean_norm2));
 
-  // Mean cosine of the tokens to the mean (as the CPU: a zero-norm token or mean contributes 0).
-  float cos_sum = 0.f;
+  // Mean cosine of the tokens to the mean (as the CPU: a zero-norm token or mean contributes 0), and the tokens' mean
+  // and largest norm (the key side's outlier guard: an attention sink hides in its pool's mean).
+  float cos_sum = 0.f, norm_sum = 0.f, norm_max = 0.f;
   for (int c = begin; c < end; c += kChunk) {
     float v[2 * kChunk];
 #pragma unroll
@@ -150,10 +151,17 @@ __global__ void __launch_bounds__(kWarpsPerCta * 32, 8) pool_means_kernel(PoolMe
     }
     const float mine = reduce_scatter32(v, lane);  // even lane 2t: dot of token t; odd lane: its norm^2
     const float norm2 = __shfl_xor_sync(0xffffffffu, mine, 1);
-    if (lane % 2 == 0 && c + lane / 2 < end && norm2 > 0.f && mean_norm > 0.f)
-      cos_sum += mine / (sqrtf(norm2) * mean_norm);
+    if (lane % 2 == 0 && c + lane / 2 < end) {
+      const float norm = sqrtf(norm2);
+      norm_sum += norm;
+      norm_max = fmaxf(norm_max, norm);
+      if (norm2 > 0.f && mean_norm > 0.f) cos_sum += mine / (norm * mean_norm);
+    }
   }
   cos_sum = warp_sum(cos_sum);
+  norm_sum = warp_sum(norm_sum);
+#pragma unroll
+  for (int offset = 16; offset > 0; offset >>= 1) norm_max = fmaxf(norm_max, __shfl_xor_sync(0xffffffffu, norm_max, offset));
 
   // hi + lo carries 16 significant bits of the fp32 mean with bf16's (= fp32's) range.
   std::uint16_t hi[kDpl], lo[kDpl];
@@ -172,7 +180,8 @@ __global__ void __launch_bounds__(kWarpsPerCta * 32, 8) pool_means_kernel(PoolMe
     *reinterpret_cast<unsigned*>(side.hi + out) = hi[0] | (unsigned{hi[1]} << 16);
     *reinterpret_cast<unsigned*>(side.lo + out) = lo[0] | (unsigned{lo[1]} << 16);
   }
-  if (lane == 0) side.similar[static_cast<std::int64_t>(bh) * pools + pool_index] = cos_sum / n >= p.sim_threshold;
+  const bool outlier = !is_q && norm_max > p.outlier_ratio * (norm_sum / n);
+  if (lane == 0) side.similar[static_cast<std::int64_t>(bh) * pools + pool_index] = cos_sum / n >= p.sim_threshold && !outlier;
 }
 
 template <typename T>

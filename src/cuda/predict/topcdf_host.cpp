@@ -32,6 +32,7 @@ void check_topcdf_arguments(const TensorView& q, const TensorView& k, const TopC
   if (o.block_m / o.pool > 16) throw Error("pool", fmt::format("block_m / pool = {} exceeds 16 on the GPU", o.block_m / o.pool));
   if (!(o.tau >= 0 && o.tau <= 1)) throw Error("tau", fmt::format("must be in [0, 1], got {}", o.tau));
   if (!std::isfinite(o.sim_threshold)) throw Error("sim_threshold", "must be finite");
+  if (!(o.outlier_ratio > 0)) throw Error("outlier_ratio", fmt::format("must be > 0 (infinity: no outlier guard), got {}", o.outlier_ratio));
   const std::int64_t k_pools = (k.seq() + o.pool - 1) / o.pool;
   if (k_pools > cuda::kMaxKeyPools)
     throw Error("k", fmt::format("{} keys in pools of {} are {} key pools; the GPU cut holds at most {}: use a larger pool",
@@ -93,6 +94,7 @@ const DevicePlan& TopCdfPredictor::predict(const TensorView& q, const TensorView
   pm.pool = o.pool;
   pm.element = element_type(q);
   pm.sim_threshold = static_cast<float>(o.sim_threshold);
+  pm.outlier_ratio = static_cast<float>(o.outlier_ratio);
   float* logits = w.logits.get<float>(static_cast<std::size_t>(logits_per_head) * heads_per_chunk, "topcdf workspace");
   auto* pool_bits = w.pool_bits.get<std::uint32_t>(static_cast<std::size_t>(rows) * pool_words, "topcdf workspace");
   w.out.prepare(sizes);

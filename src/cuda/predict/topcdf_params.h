@@ -1,7 +1,8 @@
 #pragma once
 // Plain parameters and launchers of the GPU Top-CDF predictor (framework-free). Four passes, no host sync:
 //   pool_means:     mean of every `pool`-token block of Q and of K (one launch for both), split into bf16 hi + lo
-//                   (16 significant bits, full fp32 range) for the tensor cores, and whether it is self-similar.
+//                   (16 significant bits, full fp32 range) for the tensor cores, and whether it is self-similar
+//                   (and, for K, free of a norm outlier: TopCdfOptions::outlier_ratio).
 //   pooled_logits:  per (b, h) the [query pools x key pools] logits with mma.sync m16n8k16 in three products
 //                   (hi*hi + hi*lo + lo*hi: relative error ~2^-16 against fp32's 2^-24), written to a workspace.
 //   topcdf_cut:     per plan row (b, h, query block) and query pool, softmax over the key pools and the smallest
@@ -31,6 +32,7 @@ struct PoolMeansParams {
   int batch = 0, heads = 0, head_dim = 0, pool = 16;
   ElementType element = ElementType::bf16;
   float sim_threshold = 0.5f;
+  float outlier_ratio = 1.5f;  // keys only: a pool whose largest token norm exceeds this x its mean token norm is kept
 };
 
 struct PooledLogitsParams {

@@ -63,7 +63,7 @@ def test_e2e_tiny_on_cpu(tmp_path):
     for rec in records:
         assert rec["kind"] == "e2e" and rec["device"] == "cpu" and rec["shape"]["tokens"] == 3 * 8 * 8
         assert rec["ms"] > 0 and 0 < rec["attention_share"] <= 1 and rec["finite"]
-        assert rec["speedup"] == pytest.approx(rec["sdpa_ms"] / rec["ms"], rel=1e-3)
+        assert rec["speedup"] == pytest.approx(rec["sdpa_ms"] / rec["ms"], rel=1e-3, abs=1e-4)  # 4 decimals
         assert "no real sparsity" in rec["note"]
     dense, sparse = records[1], records[2]
     assert dense["rel_diff_vs_sdpa"] < 1e-5  # the dense plan reproduces the stock forward (fp32 on the CPU)
@@ -90,10 +90,10 @@ def test_e2e_tiny_compiled_on_cpu(tmp_path):
     for rec in compiled:
         assert rec["compile_scope"] == "blocks: diffusers compile_repeated_blocks(fullgraph=True)"
         assert rec["compile_backend"] == "inductor" and rec["compile_mode"] == "default" and rec["compile_s"] > 0
-        assert rec["sdpa_ms"] == compiled[0]["ms"] and rec["speedup"] == pytest.approx(rec["sdpa_ms"] / rec["ms"],
-                                                                                       rel=1e-3)
+        assert rec["sdpa_ms"] == compiled[0]["ms"]
+        assert rec["speedup"] == pytest.approx(rec["sdpa_ms"] / rec["ms"], rel=1e-3, abs=1e-4)
         share = rec["attention_share"]  # over the compiled SDPA forward
-        assert share == pytest.approx(min(1, compiled[0]["attention_ms"] / compiled[0]["ms"]), rel=1e-3)
+        assert share == pytest.approx(min(1, compiled[0]["attention_ms"] / compiled[0]["ms"]), abs=2e-4)  # 4 decimals
         assert rec["amdahl_ideal"] == pytest.approx(1 / ((1 - share) + share * rec["density"]), rel=1e-3)
     # one graph for SDPA's blocks, one for fgattn's: the 20 % plan (another nnz) runs in the 35 % plan's graph
     assert [rec["graphs"] for rec in compiled] == [1, 2, 2]
@@ -166,7 +166,8 @@ def test_e2e_schedule_tiny_on_cpu(tmp_path):
         assert x["schedule"]["plan_builds"] == 6 and x["predictor_ms_per_build"] >= 0
         assert x["sparse_forward_ms"] == by_density[x["density"]]["ms"]
         mean = (2 * sdpa_ms + 98 * x["sparse_forward_ms"] + 6 * x["predictor_ms_per_build"]) / 100
-        assert x["ms"] == pytest.approx(mean, rel=1e-3) and x["speedup"] == pytest.approx(sdpa_ms / mean, rel=1e-3)
+        assert x["ms"] == pytest.approx(mean, rel=1e-3)
+        assert x["speedup"] == pytest.approx(sdpa_ms / mean, rel=1e-3, abs=1e-4)  # rounded to 4 decimals
         assert 0 < x["predicted_plan_density"] <= 1
     assert "Over the paper's schedule" in out.with_suffix(".md").read_text()
     assert sched[0]["predictor"].startswith("fgattn.oracle_plan")

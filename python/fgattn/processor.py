@@ -20,8 +20,8 @@ only that mode, which changes at schedule boundaries, so a compiled block has on
 counter. A cached plan's tensors are graph inputs, its key count (nnz) a dynamic size: a refreshed plan of another
 density runs in the same graph. A build forward runs the predictor inside the op fgattn::processor_build (eager
 Python behind an op whose output shape does not depend on the plan), so blocks compile with fullgraph=True on every
-forward. Compiling the whole transformer works too (one graph break, at the hook, outside the blocks). A processor
-set by hand (module.set_processor, no install) advances its own counter on each call, with a graph break there.
+forward. Compiling the whole transformer works too (the hook stays eager). A processor set by hand
+(module.set_processor, no install) advances its own counter on each call, with a graph break there.
 """
 from __future__ import annotations
 

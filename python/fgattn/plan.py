@@ -11,6 +11,11 @@ import torch
 
 _MAGIC = b"FGPLAN1\0"
 _HEADER = struct.Struct("<8s6q")  # magic, batch, heads, seq_q, seq_kv, block_m, nnz (as src/core/plan_file.cpp)
+# Optional sections after the indices (src/core/plan_file.cpp): 8-byte tag, int64 size, payload; unknown tags skipped.
+_SECTION = struct.Struct("<8sq")
+_QUALITY_TAG = b"FGQUAL1\0"
+_QUALITY = struct.Struct("<ddqq")  # dropped_mass_mean, dropped_mass_max, estimated (0/1), queries
+QUALITY_KEYS = ("dropped_mass_mean", "dropped_mass_max", "estimated")
 
 
 @dataclass
@@ -22,6 +27,10 @@ class Plan:
     seq_q: int
     seq_kv: int
     block_m: int = 128
+    # The softmax mass the plan drops (issue 20), set by the predictors: {"dropped_mass_mean", "dropped_mass_max":
+    # over the queries measured, of 1 - sum of the kept P; "estimated": True if only sampled queries were measured;
+    # "queries": how many}. None: not measured (plans built from masks).
+    quality: dict | None = None
     _on_device: dict = field(default_factory=dict, repr=False, compare=False)
 
     # -- sizes -------------------------------------------------------------------------------------------------
@@ -52,7 +61,7 @@ class Plan:
         key = str(device)
         if key not in self._on_device:
             self._on_device[key] = Plan(self.offsets.to(device), self.indices.to(device), self.batch, self.heads,
-                                        self.seq_q, self.seq_kv, self.block_m)
+                                        self.seq_q, self.seq_kv, self.block_m, self.quality)
         return self._on_device[key]
 
     # -- checks ------------------------------------------------------------------------------------------------
@@ -222,6 +231,11 @@ class Plan:
             f.write(_HEADER.pack(_MAGIC, self.batch, self.heads, self.seq_q, self.seq_kv, self.block_m, i.numel()))
             f.write(o.numpy().astype("<i8").tobytes())
             f.write(i.numpy().astype("<i4").tobytes())
+            if self.quality is not None:
+                q = self.quality
+                f.write(_SECTION.pack(_QUALITY_TAG, _QUALITY.size))
+                f.write(_QUALITY.pack(float(q["dropped_mass_mean"]), float(q["dropped_mass_max"]),
+                                      int(bool(q["estimated"])), int(q.get("queries", 0))))
 
     @classmethod
     def load(cls, path) -> "Plan":
@@ -235,13 +249,37 @@ class Plan:
             raise ValueError(f"{path}: plan sizes out of range")
         rows = batch * heads * -(-seq_q // block_m)
         want = (rows + 1) * 8 + nnz * 4
-        if len(data) - _HEADER.size != want:
+        if len(data) - _HEADER.size < want:
             raise ValueError(f"{path}: plan file holds {len(data) - _HEADER.size} payload bytes, "
                              f"its header declares {want}")
+        end = _HEADER.size + want
         off = torch.frombuffer(bytearray(data[_HEADER.size:_HEADER.size + (rows + 1) * 8]), dtype=torch.int64)
-        idx = torch.frombuffer(bytearray(data[_HEADER.size + (rows + 1) * 8:]), dtype=torch.int32) if nnz else \
+        idx = torch.frombuffer(bytearray(data[_HEADER.size + (rows + 1) * 8:end]), dtype=torch.int32) if nnz else \
             torch.zeros(0, dtype=torch.int32)
-        return cls(off.clone(), idx.clone(), batch, heads, seq_q, seq_kv, block_m).validate()
+        return cls(off.clone(), idx.clone(), batch, heads, seq_q, seq_kv, block_m,
+                   _read_sections(data, end, path)).validate()
+
+
+def _read_sections(data: bytes, pos: int, path) -> dict | None:
+    """The quality section of a plan file, if any, from byte `pos` on (other sections skipped)."""
+    quality = None
+    while pos < len(data):
+        if len(data) - pos < _SECTION.size:
+            raise ValueError(f"{path}: truncated section header after the plan")
+        tag, size = _SECTION.unpack_from(data, pos)
+        pos += _SECTION.size
+        if size < 0 or size > len(data) - pos:
+            raise ValueError(f"{path}: section of {size} bytes, but {len(data) - pos} bytes are left")
+        if tag == _QUALITY_TAG:
+            if size != _QUALITY.size:
+                raise ValueError(f"{path}: quality section of {size} bytes, expected {_QUALITY.size}")
+            mean, mx, estimated, queries = _QUALITY.unpack_from(data, pos)
+            if not (0 <= mean <= 1 and 0 <= mx <= 1) or estimated not in (0, 1) or queries < 0:
+                raise ValueError(f"{path}: invalid quality section")
+            quality = {"dropped_mass_mean": mean, "dropped_mass_max": mx, "estimated": bool(estimated),
+                       "queries": queries}
+        pos += size
+    return quality
 
 
 def dense_plan(batch: int, heads: int, seq_q: int, seq_kv: int, block_m: int = 128) -> Plan:

@@ -84,16 +84,100 @@ def slice_scores(q: torch.Tensor, k: torch.Tensor, block_m: int = 128, layout: s
     return out
 
 
+def _quality_rows(block_rows: int, samples: int) -> list[int]:
+    """The queries of a block of block_rows that plan_quality measures (as quality_queries in src/cpu/plan_quality.cpp):
+    all for samples = 0 or samples >= block_rows, else `samples` evenly spread."""
+    if samples == 0 or samples >= block_rows:
+        return list(range(block_rows))
+    return [(2 * s + 1) * block_rows // (2 * samples) for s in range(samples)]
+
+
+def plan_quality(q: torch.Tensor, k: torch.Tensor, plan: Plan, samples_per_block: int = 0, layout: str = "bshd",
+                 scale: float | None = None) -> dict:
+    """The softmax mass `plan` drops (Plan.quality): per measured query, 1 - sum of P[q, j] over the keys its block
+    keeps (1 for a block with no key); mean and max over the measured queries. samples_per_block = 0 measures every
+    query (exact; in double on the CPU, fp32 on a GPU), n > 0 measures n queries per block, evenly spread
+    (estimated). The C++ library's plan_quality (include/fgattn/predict.h) computes the same."""
+    if samples_per_block < 0:
+        raise ValueError(f"samples_per_block: must be >= 0 (0: every query), got {samples_per_block}")
+    qb, kb = _bshd(q, layout), _bshd(k, layout)  # [B, S, H, D]
+    if not plan.shape_matches(qb.shape[0], qb.shape[2], qb.shape[1], kb.shape[1]):
+        raise ValueError(f"plan: sizes {(plan.batch, plan.heads, plan.seq_q, plan.seq_kv)} must match q and k "
+                         f"{(qb.shape[0], qb.shape[2], qb.shape[1], kb.shape[1])}")
+    acc = torch.float64 if qb.device.type == "cpu" else torch.float32
+    scale = 1.0 / math.sqrt(qb.shape[-1]) if scale is None else scale
+    m, nqb = plan.block_m, plan.query_blocks
+    rows_of_block = [_quality_rows(min(m, plan.seq_q - i * m), samples_per_block) for i in range(nqb)]
+    positions = torch.tensor([i * m + r for i in range(nqb) for r in rows_of_block[i]], device=qb.device)
+    block_of = torch.tensor([i for i in range(nqb) for _ in rows_of_block[i]], device=qb.device)
+    mask = plan.key_mask().to(qb.device)  # [B, H, nQB, Skv]
+    total, worst, count = 0.0, 0.0, 0
+    for b in range(plan.batch):
+        for h in range(plan.heads):
+            kk = kb[b, :, h].to(acc)
+            for chunk in torch.split(torch.arange(positions.numel(), device=qb.device), 4096):
+                s = (qb[b, positions[chunk], h].to(acc) @ kk.T) * scale
+                kept = s.masked_fill(~mask[b, h, block_of[chunk]], -math.inf)
+                dropped = (1 - torch.exp(torch.logsumexp(kept, -1) - torch.logsumexp(s, -1))).clamp(0, 1)
+                total += float(dropped.sum())
+                worst = max(worst, float(dropped.max()))
+                count += dropped.numel()
+    estimated = any(len(r) < min(m, plan.seq_q - i * m) for i, r in enumerate(rows_of_block))
+    return {"dropped_mass_mean": total / count, "dropped_mass_max": worst, "estimated": estimated, "queries": count}
+
+
+def _tau_for_dropped_mass(q, k, scores, block_m, layout, max_dropped_mass) -> float:
+    """The largest tau (bisection on log tau) whose oracle plan's exact mean dropped mass is <= max_dropped_mass, as
+    OracleOptions::max_dropped_mass in the C++ library (0 if even keeping every positive score drops more)."""
+    seq_q = q.shape[1] if layout == "bshd" else q.shape[2]
+    mean = lambda t: plan_quality(q, k, Plan.from_key_mask(scores > t, seq_q, block_m),  # noqa: E731
+                                  layout=layout)["dropped_mass_mean"]  # (t > 0 throughout)
+    positive = scores[scores > 0]
+    if positive.numel() == 0:
+        return 0.0
+    lo, hi = math.log(float(positive.min())) - 1.0, math.log(float(positive.max()))
+    if mean(math.exp(lo)) > max_dropped_mass:
+        return 0.0
+    if mean(math.exp(hi)) <= max_dropped_mass:
+        return math.exp(hi)
+    for _ in range(24):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if mean(math.exp(mid)) <= max_dropped_mass else (lo, mid)
+    return math.exp(lo)
+
+
 def oracle_plan(q: torch.Tensor, k: torch.Tensor, block_m: int = 128, tau: float | None = None,
                 layout: str = "bshd", scale: float | None = None, lse: torch.Tensor | None = None,
-                backend: str = "auto") -> Plan:
+                backend: str = "auto", quality: bool = True, max_dropped_mass: float | None = None) -> Plan:
     """The oracle M x 1 plan: keep key j for block i iff max_{q in i} P[q, j] > tau (default 0.5 / Skv).
 
     lse: optional [B, H, Sq] fp32 LSE of q against all of k (attention(..., return_lse=True) with a dense plan and
     the same scale), e.g. from a dense forward the pipeline runs anyway: the GPU predictor then skips its LSE pass.
     backend: "auto" (the kernel on CUDA for bf16/fp16, D = 64 or 128, block_m = 64 or 128, the default scale; torch
-    ops otherwise), "kernel" (the library: GPU, or the exact CPU oracle without lse) or "torch"."""
+    ops otherwise), "kernel" (the library: GPU, or the exact CPU oracle without lse) or "torch".
+    quality: fill Plan.quality exactly (plan_quality over every query: one more Q K^T pass).
+    max_dropped_mass: instead of tau, the largest tau whose plan's exact MEAN dropped mass over all queries stays
+    <= this (bisection on log tau over the exact slice scores, ~26 quality passes; the max is reported, not bounded).
+    """
     _check_backend(backend)
+    if max_dropped_mass is not None:
+        if not 0.0 <= max_dropped_mass <= 1.0:
+            raise ValueError(f"max_dropped_mass: must be in [0, 1], got {max_dropped_mass}")
+        if tau is not None:
+            raise ValueError("tau: give tau or max_dropped_mass, not both")
+        scores = slice_scores(q, k, block_m, layout, scale)
+        seq_q = q.shape[1] if layout == "bshd" else q.shape[2]
+        tau = _tau_for_dropped_mass(q, k, scores, block_m, layout, max_dropped_mass)
+        plan = Plan.from_key_mask(scores > tau if tau > 0 else scores >= 0, seq_q, block_m)
+        plan.quality = plan_quality(q, k, plan, layout=layout, scale=scale)
+        return plan
+    plan = _oracle_plan(q, k, block_m, tau, layout, scale, lse, backend)
+    if quality:
+        plan.quality = plan_quality(q, k, plan, layout=layout, scale=scale)
+    return plan
+
+
+def _oracle_plan(q, k, block_m, tau, layout, scale, lse, backend) -> Plan:
     use_kernel = backend == "kernel" or (backend == "auto" and scale is None and _gpu_inputs(q, block_m))
     if use_kernel:
         if scale is not None:
@@ -118,18 +202,25 @@ def cpu_oracle_plan(q: torch.Tensor, k: torch.Tensor, block_m: int = 128, tau: f
     oracle_plan."""
     q, k = _cpu_bshd(q, layout), _cpu_bshd(k, layout)
     off, idx = torch.ops.fgattn.oracle_plan(q, k, block_m, tau)
-    return Plan(off, idx, q.shape[0], q.shape[2], q.shape[1], k.shape[1], block_m)
+    plan = Plan(off, idx, q.shape[0], q.shape[2], q.shape[1], k.shape[1], block_m)
+    plan.quality = plan_quality(q, k, plan)
+    return plan
 
 
 def topcdf_plan(q: torch.Tensor, k: torch.Tensor, block_m: int = 128, pool: int = 16, tau: float = 0.9,
-                sim_threshold: float = 0.5, layout: str = "bshd", backend: str = "auto") -> Plan:
+                sim_threshold: float = 0.5, layout: str = "bshd", backend: str = "auto",
+                quality_samples: int = 4) -> Plan:
     """The library's pooled-block Top-CDF predictor with the self-similarity guard (docs/design.md).
 
     backend: "auto" runs it on the GPU for CUDA inputs it supports (bf16/fp16, D = 64 or 128, block_m = 64 or 128,
     pool dividing block_m with block_m / pool <= 16, at most 5,120 key pools) and on the CPU otherwise (CUDA inputs
     are copied there); "kernel" keeps q's device (errors name the rule a GPU input breaks); "torch" is refused (the
-    predictor exists only in the library)."""
+    predictor exists only in the library). Key pools holding a norm outlier (an attention sink) are always kept
+    (TopCdfOptions::outlier_ratio = 1.5). quality_samples: Plan.quality estimated on this many queries per block
+    (plan_quality; 0: none)."""
     _check_backend(backend)
+    if quality_samples < 0:
+        raise ValueError(f"quality_samples: must be >= 0 (0: none), got {quality_samples}")
     if backend == "torch":
         raise ValueError("backend: topcdf_plan has no torch-ops implementation; use 'auto' or 'kernel'")
     qb, kb = _bshd(q, layout), _bshd(k, layout)
@@ -141,7 +232,10 @@ def topcdf_plan(q: torch.Tensor, k: torch.Tensor, block_m: int = 128, pool: int 
     if not on_gpu:
         qb, kb = _cpu_bshd(q, layout), _cpu_bshd(k, layout)
     off, idx = torch.ops.fgattn.topcdf_plan(qb, kb, block_m, pool, tau, sim_threshold)
-    return Plan(off, idx, qb.shape[0], qb.shape[2], qb.shape[1], kb.shape[1], block_m)
+    plan = Plan(off, idx, qb.shape[0], qb.shape[2], qb.shape[1], kb.shape[1], block_m)
+    if quality_samples:
+        plan.quality = plan_quality(qb, kb, plan, quality_samples)
+    return plan
 
 
 def oracle_plan_at_density(q: torch.Tensor, k: torch.Tensor, density: float, block_m: int = 128,

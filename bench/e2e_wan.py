@@ -191,9 +191,11 @@ def install(model, plan, block_m, sdpa_for_dense_plans=False):
 
 
 def compile_model(model, args):
-    """(the callable to time, how it was compiled). Dynamo's caches are dropped first: a shape compiled earlier in
-    this process would otherwise make the next one recompile with dynamic sizes."""
+    """(the callable to time, how it was compiled). Dynamo's caches are dropped first (a shape compiled earlier in
+    this process would otherwise make the next one recompile with dynamic sizes), and its counters: the records'
+    `graphs` count this shape's graphs."""
     torch._dynamo.reset()
+    torch._dynamo.utils.counters.clear()
     opts = {} if args.compile_backend == "inductor" else {"backend": args.compile_backend}
     if args.compile_scope == "model":
         return torch.compile(model, **opts), "whole transformer: torch.compile(transformer)"

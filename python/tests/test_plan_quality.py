@@ -106,3 +106,17 @@ def test_plan_files_keep_quality_and_older_files_load(tmp_path):
     new.write_bytes(new.read_bytes()[:-1])
     with pytest.raises(ValueError, match="section"):
         Plan.load(new)
+
+
+@pytest.mark.gpu
+def test_gpu_predictors_fill_quality_as_the_cpu_measures_it():
+    if not torch.cuda.is_available() or not fgattn.built_with_cuda():
+        pytest.skip("needs a CUDA GPU and the op built with CUDA")
+    q, k = torch.randn(1, 333, 2, 128) * 2, torch.randn(1, 517, 2, 128) * 2
+    qd, kd = q.cuda().bfloat16(), k.cuda().bfloat16()
+    qr, kr = qd.cpu().double(), kd.cpu().double()  # the rounded inputs, for the CPU's double measure
+    for plan, samples in ((fgattn.oracle_plan(qd, kd), 0), (fgattn.topcdf_plan(qd, kd, tau=0.9), 4)):
+        want = plan_quality(qr, kr, plan.to("cpu"), samples_per_block=samples)
+        assert plan.quality["estimated"] is want["estimated"] and plan.quality["queries"] == want["queries"]
+        assert plan.quality["dropped_mass_mean"] == pytest.approx(want["dropped_mass_mean"], abs=1e-4)
+        assert plan.quality["dropped_mass_max"] == pytest.approx(want["dropped_mass_max"], abs=1e-3)

@@ -119,6 +119,39 @@ TEST(TopCdfCuda, MatchesTheCpuTopCdf) {
       }
 }
 
+// The outlier guard (issue 20): key pools holding an attention sink (a key with a large component every query shares)
+// are kept by the GPU exactly as by the CPU, in every row, though the pooled logits favour other pools.
+TEST(TopCdfCuda, KeepsSinkPoolsAsTheCpu) {
+  std::mt19937_64 rng(std::random_device{}());
+  for (DType dtype : {DType::bf16, DType::f16})
+    for (int M : {64, 128}) {
+      const int D = M == 64 ? 64 : 128;
+      const std::int64_t Sq = 150 + static_cast<std::int64_t>(rng() % 300), Skv = 300 + static_cast<std::int64_t>(rng() % 700);
+      SCOPED_TRACE(::testing::Message() << dtype_name(dtype) << " M=" << M << " Sq=" << Sq << " Skv=" << Skv);
+      auto q = testutil::random_tensor(rng, DType::f32, Layout::BSHD, 1, Sq, 2, D, 2.0f);
+      auto k = testutil::random_tensor(rng, DType::f32, Layout::BSHD, 1, Skv, 2, D, 2.0f);
+      std::vector<std::int64_t> sinks;
+      for (int i = 0; i < 3; ++i) sinks.push_back(16 + static_cast<std::int64_t>(rng() % static_cast<std::uint64_t>(Skv - 16)));
+      for (std::int64_t h = 0; h < 2; ++h) {
+        for (std::int64_t s = 0; s < Sq; ++s) q.set(0, s, h, 0, 1.0f), q.set(0, s, h, 1, 1.0f);
+        for (std::int64_t j = 0; j < 16; ++j) k.set(0, j, h, 1, 16.0f);  // the pooled logits favour key pool 0
+        for (std::int64_t j : sinks) k.set(0, j, h, 0, 60.0f);             // the sinks hold the real mass
+      }
+      const HostTensor qr = q.converted(dtype), kr = k.converted(dtype);
+      const DeviceBuffer dq(qr), dk(kr);
+      TopCdfOptions options;
+      options.block_m = M, options.tau = 0.5, options.sim_threshold = -1.0, options.quality_samples = 0;
+      const Plan gpu = topcdf_plan_cuda(dq.view(qr), dk.view(kr), options).plan;
+      const Plan cpu = topcdf_plan(qr.view(), kr.view(), options).plan;
+      expect_topcdf_close(gpu, cpu, options);
+      for (std::int64_t r = 0; r < gpu.rows(); ++r)
+        for (std::int64_t j : sinks) {
+          const auto keys = gpu.keys(r);
+          EXPECT_TRUE(std::binary_search(keys.begin(), keys.end(), static_cast<std::int32_t>(j))) << "row " << r << " sink " << j;
+        }
+    }
+}
+
 // Many key pools: the cut's bisection, its candidate ranking and (past 2,048 pools) its shared-memory rows.
 TEST(TopCdfCuda, MatchesTheCpuTopCdfWithManyKeyPools) {
   std::mt19937_64 rng(std::random_device{}());

@@ -28,6 +28,7 @@ GENERATED_TABLES = [
     ("kernel/diagnose.md", "diagnose_table.py", ["kernel/bench_diagnose.json"]),
     ("kernel/structure.md", "structure_table.py", ["kernel/bench_generator.json"]),
     ("kernel/ncu_kernelprof.md", "ncu_sections.py", ["kernel/ncu_kernelprof.json"]),
+    ("predict/topcdf_quality.md", "topcdf_quality_table.py", ["predict/topcdf_quality.json"]),
 ]
 
 

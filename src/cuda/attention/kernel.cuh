@@ -31,8 +31,8 @@ __global__ void __launch_bounds__(Cfg::kThreads, Cfg::kCtasPerSm)
   const int warpgroup = static_cast<int>(threadIdx.x) / 128, thread = static_cast<int>(threadIdx.x) % 128;
   if (threadIdx.x == 0) {
     for (int s = 0; s < Cfg::kStages; ++s) {
-      sm90::mbar_init(&bars.full_k[s], 128);  // one arrival per producer thread (cp.async or TMA)
-      sm90::mbar_init(&bars.full_v[s], 128);
+      sm90::mbar_init(&bars.full_k[s], kStreamThreads);  // one arrival per thread of the K (V) stream, + TMA bytes
+      sm90::mbar_init(&bars.full_v[s], kStreamThreads);
       sm90::mbar_init(&bars.empty_k[s], Cfg::kConsumers * 4);  // one arrival per consumer warp
       sm90::mbar_init(&bars.empty_v[s], Cfg::kConsumers * 4);
     }

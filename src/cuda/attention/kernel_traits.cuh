@@ -46,7 +46,7 @@ struct KernelTraits {
   static constexpr int kVOffset = kKOffset + kStages * kKvTileBytes;
   static constexpr int kBarrierOffset = kVOffset + kStages * kKvTileBytes;
   static constexpr int kBarriers = 4 * kStages;  // K full, V full, K empty, V empty
-  // Two tiles of key indices (producer.cuh: a tile's keys are read one tile ahead).
+  // One tile of key indices per producer stream (producer.cuh: K and V).
   static constexpr int kKeyBufferOffset = kBarrierOffset + kBarriers * 8;
   static constexpr int kSmemBytes = kKeyBufferOffset + 2 * kBlockN * 4 + 1024;  // + slack for the 1024-byte alignment
 

@@ -9,7 +9,8 @@ enum class NamedBarrier : int {
   consumer1_may_issue = 2,  // consumer 1's turn
   consumer0_warpgroup = 3,  // one consumer warpgroup's own 128 threads (its Q has landed; it is past a row's last S)
   consumer1_warpgroup = 4,
-  producer_tile_keys = 5,   // the producer's 128 threads: a tile's key indices are in shared memory
+  producer_k_keys = 5,      // the producer's K stream (64 threads): a tile's key indices are in, or out of, its buffer
+  producer_v_keys = 6,      // the V stream's
 };
 
 // Consumer `consumer`'s (0 or 1) barrier of the pair that starts at `first`.
